@@ -1,0 +1,194 @@
+/*
+** ann.h: the public C API of annlua's core (libannlua).
+** The core knows nothing of Lua: a game or tool can link libannlua and use
+** tensors (and, later, trained models) from C alone.
+**
+** Conventions
+** - One element type: float32.  Tensors are views (offset, shape, strides,
+**   counted in elements) on refcounted storage whose data is 64-byte aligned.
+** - Dims and positions given as C integers are 0-based.  Index *tensors*
+**   (argmax results, index_select/gather indices, class labels) hold
+**   1-based integers stored as floats, because they are data shared with
+**   Lua scripts, where labels are 1-based.
+** - Functions that make a tensor return it with one reference owned by the
+**   caller, or NULL on error; functions that return int give 0 on success
+**   and -1 on error.  On error, ann_error() tells what went wrong in words
+**   that name the operation and the shapes ("mm: size mismatch, [3,4] x
+**   [5,2] (4 ~= 5)").  Nothing in the core aborts the process.
+** - A 0-dim tensor (ndim 0, one element) is a scalar, as in PyTorch; whole-
+**   tensor reductions return one.
+*/
+#ifndef ann_h
+#define ann_h
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ANN_VERSION "0.1.0"
+#define ANN_MAXDIM 8
+
+typedef struct ann_Storage {
+  float *data;      /* 64-byte aligned */
+  int64_t n;        /* elements */
+  void *raw;        /* what the allocator returned */
+  size_t rawsize;   /* bytes asked of the allocator */
+  int refs;
+} ann_Storage;
+
+struct ann_Node;    /* autograd record (ann_autograd.c) */
+
+typedef struct ann_Tensor {
+  ann_Storage *st;
+  int64_t offset;                 /* in elements */
+  int ndim;
+  int64_t shape[ANN_MAXDIM];
+  int64_t stride[ANN_MAXDIM];     /* in elements; 0 for expanded dims */
+  int refs;
+  /* autograd (filled in by the autograd layer; ignored by raw kernels) */
+  int requires_grad;
+  struct ann_Tensor *grad;
+  struct ann_Node *node;
+} ann_Tensor;
+
+/* ---- errors, memory ---------------------------------------------------- */
+const char *ann_error(void);                 /* message of the last error */
+int ann_seterror(const char *fmt, ...);      /* sets it; returns -1 */
+char *ann_shapestr(const ann_Tensor *t, char *buf, size_t size); /* "[3,4]" */
+
+/* Storage allocator, same contract as lua_Alloc (nsize 0 frees).  The core
+** aligns what it gets.  Default: malloc/free. */
+typedef void *(*ann_Alloc)(void *ud, void *ptr, size_t osize, size_t nsize);
+void ann_setallocf(ann_Alloc f, void *ud);
+/* Bytes of storage allocated since start (only grows); bindings use it to
+** tell their garbage collector about tensor memory. */
+uint64_t ann_allocated(void);
+int64_t ann_live_bytes(void);                /* storage bytes alive now */
+
+/* ---- life cycle -------------------------------------------------------- */
+ann_Tensor *ann_retain(ann_Tensor *t);       /* refs++, returns t */
+void ann_release(ann_Tensor *t);             /* refs--, frees at 0; NULL ok */
+int64_t ann_numel(const ann_Tensor *t);
+int ann_is_contiguous(const ann_Tensor *t);
+int ann_same_shape(const ann_Tensor *a, const ann_Tensor *b);
+float *ann_data(const ann_Tensor *t);        /* st->data + offset */
+
+/* ---- creation (ann_tensor.c) ------------------------------------------- */
+ann_Tensor *ann_empty(int ndim, const int64_t *shape);   /* uninitialised */
+ann_Tensor *ann_zeros(int ndim, const int64_t *shape);
+ann_Tensor *ann_full(int ndim, const int64_t *shape, float v);
+ann_Tensor *ann_from_data(const float *data, int ndim, const int64_t *shape);
+ann_Tensor *ann_scalar(float v);                          /* 0-dim */
+ann_Tensor *ann_eye(int64_t n);
+ann_Tensor *ann_arange(double a, double b, double step);  /* inclusive of b */
+ann_Tensor *ann_linspace(double a, double b, int64_t n);
+ann_Tensor *ann_empty_like(const ann_Tensor *t);          /* contiguous */
+
+/* ---- random (ann_rand.c): xoshiro256**, seeded through splitmix64 ------ */
+void ann_manual_seed(uint64_t seed);
+uint64_t ann_rand_u64(void);
+double ann_rand_uniform(void);               /* [0,1), 53 bits */
+double ann_rand_normal(void);                /* Box-Muller, N(0,1) */
+ann_Tensor *ann_rand(int ndim, const int64_t *shape);     /* U[0,1) */
+ann_Tensor *ann_randn(int ndim, const int64_t *shape);    /* N(0,1) */
+int ann_uniform_(ann_Tensor *t, float lo, float hi);
+int ann_normal_(ann_Tensor *t, float mean, float std);
+
+/* ---- element access (ann_tensor.c); idx has t->ndim 0-based entries ---- */
+int ann_get(const ann_Tensor *t, const int64_t *idx, float *v);
+int ann_set(ann_Tensor *t, const int64_t *idx, float v);
+int ann_item(const ann_Tensor *t, float *v);  /* one-element tensors */
+
+/* ---- views: share storage (ann_view.c) --------------------------------- */
+ann_Tensor *ann_view(ann_Tensor *t, int ndim, const int64_t *shape); /* one -1 allowed */
+ann_Tensor *ann_reshape(ann_Tensor *t, int ndim, const int64_t *shape); /* copies if needed */
+ann_Tensor *ann_transpose(ann_Tensor *t, int d1, int d2);
+ann_Tensor *ann_permute(ann_Tensor *t, const int *perm);  /* t->ndim entries */
+ann_Tensor *ann_narrow(ann_Tensor *t, int d, int64_t start, int64_t len);
+ann_Tensor *ann_select(ann_Tensor *t, int d, int64_t i); /* drops dim d */
+ann_Tensor *ann_squeeze(ann_Tensor *t, int d);            /* d < 0: all size-1 dims */
+ann_Tensor *ann_unsqueeze(ann_Tensor *t, int d);          /* 0 <= d <= ndim */
+ann_Tensor *ann_expand(ann_Tensor *t, int ndim, const int64_t *shape); /* -1 keeps */
+
+/* ---- copies (ann_view.c) ----------------------------------------------- */
+ann_Tensor *ann_clone(const ann_Tensor *t);               /* contiguous copy */
+ann_Tensor *ann_contiguous(ann_Tensor *t);                /* t retained if already */
+int ann_copy_(ann_Tensor *dst, const ann_Tensor *src);    /* src broadcast to dst */
+ann_Tensor *ann_cat(int n, ann_Tensor *const *ts, int d);
+ann_Tensor *ann_stack(int n, ann_Tensor *const *ts, int d);
+ann_Tensor *ann_index_select(const ann_Tensor *t, int d, const ann_Tensor *idx); /* idx 1-d, 1-based */
+ann_Tensor *ann_gather(const ann_Tensor *t, int d, const ann_Tensor *idx);       /* 1-based */
+
+/* ---- elementwise (ann_ops.c), numpy broadcasting ------------------------ */
+typedef enum ann_BinOp {
+  ANN_ADD, ANN_SUB, ANN_MUL, ANN_DIV, ANN_POW,
+  ANN_EQ, ANN_NE, ANN_GT, ANN_GE, ANN_LT, ANN_LE,   /* give 0/1 */
+  ANN_NBINOP
+} ann_BinOp;
+
+typedef enum ann_UnOp {
+  ANN_NEG, ANN_EXP, ANN_LOG, ANN_SQRT, ANN_ABS,
+  ANN_SIGMOID, ANN_TANH, ANN_RELU,
+  ANN_NUNOP
+} ann_UnOp;
+
+const char *ann_binop_name(ann_BinOp op);   /* "add", "sub", ... */
+const char *ann_unop_name(ann_UnOp op);     /* "neg", "exp", ... */
+int ann_broadcast_shape(const ann_Tensor *a, const ann_Tensor *b,
+                        int *ndim, int64_t *shape);       /* -1 if they don't */
+ann_Tensor *ann_binary(ann_BinOp op, const ann_Tensor *a, const ann_Tensor *b);
+ann_Tensor *ann_binary_scalar(ann_BinOp op, const ann_Tensor *a, float s,
+                              int scalar_first);          /* s op a if set */
+ann_Tensor *ann_unary(ann_UnOp op, const ann_Tensor *a);
+ann_Tensor *ann_clamp(const ann_Tensor *a, float lo, float hi);
+ann_Tensor *ann_softmax(const ann_Tensor *a, int d);      /* stable */
+ann_Tensor *ann_log_softmax(const ann_Tensor *a, int d);  /* stable */
+
+/* in place: b is broadcast to t's shape; t is returned as status 0 */
+int ann_fill_(ann_Tensor *t, float v);
+int ann_binary_(ann_BinOp op, ann_Tensor *t, const ann_Tensor *b, float alpha); /* t = t op alpha*b for ADD/SUB, t op b else */
+int ann_binary_scalar_(ann_BinOp op, ann_Tensor *t, float s);
+int ann_unary_(ann_UnOp op, ann_Tensor *t);
+int ann_clamp_(ann_Tensor *t, float lo, float hi);
+
+/* ---- reductions (ann_reduce.c); d < 0 means the whole tensor (0-dim
+** result); otherwise along d, keeping it as size 1 when keepdim ---------- */
+ann_Tensor *ann_sum(const ann_Tensor *t, int d, int keepdim);
+ann_Tensor *ann_mean(const ann_Tensor *t, int d, int keepdim);
+ann_Tensor *ann_var(const ann_Tensor *t, int d, int keepdim);  /* unbiased (n-1) */
+ann_Tensor *ann_std(const ann_Tensor *t, int d, int keepdim);
+ann_Tensor *ann_norm(const ann_Tensor *t, double p);          /* whole, 0-dim */
+/* max/min: values, and 1-based indices (floats) when ind is not NULL */
+ann_Tensor *ann_max(const ann_Tensor *t, int d, int keepdim, ann_Tensor **ind);
+ann_Tensor *ann_min(const ann_Tensor *t, int d, int keepdim, ann_Tensor **ind);
+ann_Tensor *ann_argmax(const ann_Tensor *t, int d, int keepdim); /* d < 0: flat index */
+ann_Tensor *ann_argmin(const ann_Tensor *t, int d, int keepdim);
+int ann_allclose(const ann_Tensor *a, const ann_Tensor *b, double rtol, double atol);
+                                             /* 1, 0, or -1 on shape error */
+
+/* ---- linear algebra (ann_blas.c) --------------------------------------- */
+ann_Tensor *ann_mm(const ann_Tensor *a, const ann_Tensor *b);      /* 2-d */
+ann_Tensor *ann_matmul(const ann_Tensor *a, const ann_Tensor *b);  /* 1/2/3-d */
+ann_Tensor *ann_mv(const ann_Tensor *a, const ann_Tensor *v);
+ann_Tensor *ann_dot(const ann_Tensor *a, const ann_Tensor *b);     /* 0-dim */
+ann_Tensor *ann_outer(const ann_Tensor *u, const ann_Tensor *v);
+/* C = alpha * op(A) op(B) + beta * C on 2-d views, strides read to pass
+** transposes to BLAS; the building block for layers and their backward. */
+int ann_gemm(float alpha, const ann_Tensor *a, int transa,
+             const ann_Tensor *b, int transb, float beta, ann_Tensor *c);
+
+/* ---- runtime (ann_blas.c, ann_cpu.c) ----------------------------------- */
+typedef struct ann_Config {
+  const char *version;      /* ANN_VERSION */
+  const char *blas;         /* "OpenBLAS 0.3.21 ..." or "builtin" */
+  const char *blas_core;    /* kernel in use, e.g. "SkylakeX" */
+  const char *simd;         /* "avx512", "avx2" or "scalar" */
+  int threads;
+} ann_Config;
+
+int ann_init(void);         /* loads the BLAS; called by everything, idempotent */
+void ann_config(ann_Config *c);
+void ann_set_num_threads(int n);
+int ann_get_num_threads(void);
+void ann_flush_denormal(int on);   /* FTZ/DAZ in the calling thread */
+
+#endif
