@@ -15,6 +15,8 @@ ann_Tensor *ann_new_view(const ann_Tensor *t);
 void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 /* checks 0 <= d < ndim, else sets "op: dim d out of range for [..]" */
 int ann_checkdim(const char *op, const ann_Tensor *t, int d);
+/* set by the autograd layer: frees a tensor's graph node */
+extern void (*ann_node_release_hook)(struct ann_Node *);
 
 /*
 ** Strided walk over n operands sharing one shape (broadcast operands carry
