@@ -20,7 +20,7 @@ CTEST_BIN = $(CTEST_SRC:spec/c/%.c=$(B)/test/%)
 
 all: $(B)/lib/libannlua.a $(B)/lib/libannlua.so $(B)/lua/annlua/core.so
 
-$(B)/obj/%.o: src/%.c src/ann.h src/ann_impl.h
+$(B)/obj/%.o: src/%.c src/ann.h src/ann_impl.h src/lann.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(LUA_INCDIR) -c $< -o $@
 

@@ -1,0 +1,47 @@
+/*
+** lann.h: what the Lua binding files (src/l*.c) share.
+** Bindings are thin: check arguments, call the core, raise its error.
+*/
+#ifndef lann_h
+#define lann_h
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "ann.h"
+
+#define LANN_TENSOR "ann.Tensor"    /* metatable name (registry) */
+
+/* the tensor at index i, or a "bad argument" error naming the type found */
+ann_Tensor *lann_checktensor(lua_State *L, int i);
+/* the tensor at index i, or NULL if it is not one */
+ann_Tensor *lann_totensor(lua_State *L, int i);
+
+/*
+** Userdata first, resource second (as in liolib.c), so no error can leak
+** a tensor:  ann_Tensor **p = lann_newslot(L); *p = ann_xxx(...);
+** if (*p == NULL) return lann_error(L);
+*/
+ann_Tensor **lann_newslot(lua_State *L);
+/* pushes t, taking over the caller's reference; t == NULL raises */
+int lann_push(lua_State *L, ann_Tensor *t);
+/* raises the core's last error (ann_error()) as a Lua error */
+int lann_error(lua_State *L);
+/* tells the collector about tensor bytes allocated since the last call */
+void lann_gcaccount(lua_State *L);
+
+/* argument helpers: 1-based Lua dim/index -> 0-based core; negative
+** values count from the end as in PyTorch (-1 is the last dim) */
+int lann_checkdim(lua_State *L, int arg, const ann_Tensor *t, const char *op);
+/* a shape given as varargs from index i, or as one table at i */
+int lann_checkshape(lua_State *L, int i, int64_t *shape, const char *op);
+
+/* each binding file adds its methods to the tensor metatable's method
+** table (on the stack at -2) and its functions to the module table
+** (at -1) */
+void lann_open_tensor(lua_State *L);   /* ltensor.c */
+void lann_open_math(lua_State *L);     /* lmath.c */
+
+int luaopen_annlua_core(lua_State *L); /* lannlua.c */
+
+#endif
