@@ -191,4 +191,125 @@ void ann_set_num_threads(int n);
 int ann_get_num_threads(void);
 void ann_flush_denormal(int on);   /* FTZ/DAZ in the calling thread */
 
+/* ---- autograd (ann_autograd.c: the engine; ann_grad_*.c: the ops) ------
+** Define-by-run, reverse mode.  An op on inputs of which one requires grad,
+** while grad mode is on, returns a result carrying a node: the op's
+** backward function and its retained inputs.  ann_backward walks the graph
+** from a root in reverse topological order; leaves (requires_grad, no
+** node) accumulate into t->grad across calls until zeroed, as in PyTorch;
+** the gradients of inner tensors are temporary, and the graph behind the
+** root is freed once used. */
+typedef int (*ann_BackwardFn)(struct ann_Node *n, ann_Tensor *out,
+                              const ann_Tensor *gout);
+typedef struct ann_Node {
+  const char *name;             /* the op, for messages */
+  ann_BackwardFn backward;      /* accumulates into inputs (ann_ag_accumulate) */
+  ann_Tensor *saved[2];         /* extra tensors the backward needs, retained */
+  double p[4];                  /* scalar parameters (dims, exponents, ...) */
+  int64_t ip[ANN_MAXDIM + 2];   /* integer parameters (shapes, perms, ...) */
+  int ninputs;
+  ann_Tensor *inputs[];         /* retained; an entry may be NULL */
+} ann_Node;
+
+int ann_grad_enabled(void);
+int ann_set_grad_enabled(int on);            /* returns the previous mode */
+int ann_set_requires_grad(ann_Tensor *t, int on); /* leaves only */
+int ann_is_leaf(const ann_Tensor *t);
+int ann_backward(ann_Tensor *root, const ann_Tensor *grad); /* grad NULL: root has one element */
+ann_Tensor *ann_detach(ann_Tensor *t);       /* a view with no history */
+/* in-place ops on a tensor that requires grad are refused in grad mode */
+int ann_check_inplace(const ann_Tensor *t, const char *op);
+
+/* for op writers: does an op on these inputs need a node? */
+int ann_ag_needs(int n, ann_Tensor *const *inputs);
+/* attaches a new node to out (a fresh result) retaining the n inputs and
+** marking out as requiring grad; on failure releases out, returns NULL */
+ann_Node *ann_ag_attach(ann_Tensor *out, const char *name, ann_BackwardFn bw,
+                        int n, ann_Tensor *const *inputs);
+/* during backward: adds g into t's gradient, summing broadcast dims down
+** to t's shape; does nothing if t does not require grad */
+int ann_ag_accumulate(ann_Tensor *t, const ann_Tensor *g);
+/* g summed over broadcast dims down to shape (ndim, shape) */
+ann_Tensor *ann_sum_to(const ann_Tensor *g, int ndim, const int64_t *shape);
+
+/* Recording versions of the differentiable ops: same arguments and
+** results as the raw ops above, plus a graph node when needed.  The Lua
+** bindings call these; C code that wants no autograd calls the raw ones. */
+ann_Tensor *ann_ag_binary(ann_BinOp op, ann_Tensor *a, ann_Tensor *b);
+ann_Tensor *ann_ag_binary_scalar(ann_BinOp op, ann_Tensor *a, float s,
+                                 int scalar_first);
+ann_Tensor *ann_ag_unary(ann_UnOp op, ann_Tensor *a);
+ann_Tensor *ann_ag_clamp(ann_Tensor *a, float lo, float hi);
+ann_Tensor *ann_ag_softmax(ann_Tensor *a, int d);
+ann_Tensor *ann_ag_log_softmax(ann_Tensor *a, int d);
+ann_Tensor *ann_ag_sum(ann_Tensor *t, int d, int keepdim);
+ann_Tensor *ann_ag_mean(ann_Tensor *t, int d, int keepdim);
+ann_Tensor *ann_ag_var(ann_Tensor *t, int d, int keepdim);
+ann_Tensor *ann_ag_std(ann_Tensor *t, int d, int keepdim);
+ann_Tensor *ann_ag_norm(ann_Tensor *t, double p);
+ann_Tensor *ann_ag_max(ann_Tensor *t, int d, int keepdim, ann_Tensor **ind);
+ann_Tensor *ann_ag_min(ann_Tensor *t, int d, int keepdim, ann_Tensor **ind);
+ann_Tensor *ann_ag_mm(ann_Tensor *a, ann_Tensor *b);
+ann_Tensor *ann_ag_matmul(ann_Tensor *a, ann_Tensor *b);
+ann_Tensor *ann_ag_mv(ann_Tensor *a, ann_Tensor *v);
+ann_Tensor *ann_ag_dot(ann_Tensor *a, ann_Tensor *b);
+ann_Tensor *ann_ag_outer(ann_Tensor *u, ann_Tensor *v);
+ann_Tensor *ann_ag_view(ann_Tensor *t, int ndim, const int64_t *shape);
+ann_Tensor *ann_ag_reshape(ann_Tensor *t, int ndim, const int64_t *shape);
+ann_Tensor *ann_ag_transpose(ann_Tensor *t, int d1, int d2);
+ann_Tensor *ann_ag_permute(ann_Tensor *t, const int *perm);
+ann_Tensor *ann_ag_narrow(ann_Tensor *t, int d, int64_t start, int64_t len);
+ann_Tensor *ann_ag_select(ann_Tensor *t, int d, int64_t i);
+ann_Tensor *ann_ag_squeeze(ann_Tensor *t, int d);
+ann_Tensor *ann_ag_unsqueeze(ann_Tensor *t, int d);
+ann_Tensor *ann_ag_expand(ann_Tensor *t, int ndim, const int64_t *shape);
+ann_Tensor *ann_ag_clone(ann_Tensor *t);
+ann_Tensor *ann_ag_contiguous(ann_Tensor *t);
+ann_Tensor *ann_ag_cat(int n, ann_Tensor *const *ts, int d);
+ann_Tensor *ann_ag_stack(int n, ann_Tensor *const *ts, int d);
+ann_Tensor *ann_ag_index_select(ann_Tensor *t, int d, ann_Tensor *idx);
+ann_Tensor *ann_ag_gather(ann_Tensor *t, int d, ann_Tensor *idx);
+
+/* ---- layers and losses (ann_layer.c, ann_loss.c); all record ---------- */
+/* y = x w^T + b: x [N,in] or [in], w [out,in], b [out] or NULL; one gemm
+** forward, fused backward */
+ann_Tensor *ann_linear(ann_Tensor *x, ann_Tensor *w, ann_Tensor *b);
+
+typedef enum ann_Reduction {
+  ANN_REDUCE_MEAN, ANN_REDUCE_SUM, ANN_REDUCE_NONE
+} ann_Reduction;
+ann_Tensor *ann_mse_loss(ann_Tensor *input, ann_Tensor *target, ann_Reduction r);
+ann_Tensor *ann_bce_loss(ann_Tensor *p, ann_Tensor *target, ann_Reduction r);
+ann_Tensor *ann_bce_logits_loss(ann_Tensor *logits, ann_Tensor *target,
+                                ann_Reduction r);
+/* logits [N,C] (or [C]); target [N] of 1-based class indices, or [N,C]
+** one-hot / probability rows; softmax and log fused, stable */
+ann_Tensor *ann_cross_entropy(ann_Tensor *logits, ann_Tensor *target,
+                              ann_Reduction r);
+ann_Tensor *ann_nll_loss(ann_Tensor *logp, ann_Tensor *target, ann_Reduction r);
+ann_Tensor *ann_one_hot(const ann_Tensor *labels, int64_t n); /* 1-based */
+
+/* ---- optimisers (ann_optim.c): one call updates a whole parameter list;
+** state tensors are the caller's (same shapes as the params), so they can
+** be saved; a param whose grad is NULL is skipped, as in PyTorch -------- */
+typedef struct ann_OptimOpts {
+  float lr, momentum, dampening, weight_decay;  /* SGD, RMSprop */
+  int nesterov;                                  /* SGD */
+  float beta1, beta2, eps;                       /* Adam(W) */
+  int decoupled;                                 /* AdamW: decoupled decay */
+  float alpha;                                   /* RMSprop smoothing */
+  int64_t step;                                  /* Adam: 1 on first step */
+} ann_OptimOpts;
+int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
+                 const ann_OptimOpts *o);      /* momentum entries may be NULL if o->momentum == 0 */
+int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
+                  ann_Tensor *const *v, const ann_OptimOpts *o);
+int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,
+                     ann_Tensor *const *buf, const ann_OptimOpts *o);
+int ann_zero_grad(int n, ann_Tensor *const *params);   /* fills grads with 0 */
+/* scales all grads so that their joint 2-norm is at most max_norm;
+** *total gets the norm before clipping */
+int ann_clip_grad_norm(int n, ann_Tensor *const *params, double max_norm,
+                       double *total);
+
 #endif

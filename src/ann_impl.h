@@ -15,8 +15,47 @@ ann_Tensor *ann_new_view(const ann_Tensor *t);
 void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 /* checks 0 <= d < ndim, else sets "op: dim d out of range for [..]" */
 int ann_checkdim(const char *op, const ann_Tensor *t, int d);
-/* set by the autograd layer: frees a tensor's graph node */
-extern void (*ann_node_release_hook)(struct ann_Node *);
+/* ---- autograd internals (ann_autograd.c), shared by ann_grad_*.c ----- */
+/* frees a tensor's graph node; long chains are freed without deep recursion */
+void ann_node_free(struct ann_Node *n);
+/* t itself (retained) if contiguous, else a contiguous copy */
+ann_Tensor *ann_ag_contig(const ann_Tensor *t);
+/* a new header on t's storage with the given offset, shape and strides */
+ann_Tensor *ann_ag_restride(const ann_Tensor *t, int64_t offset, int ndim,
+                            const int64_t *shape, const int64_t *stride);
+/* ann_ag_accumulate that consumes g (may keep it as t's grad, no copy) */
+int ann_ag_take(ann_Tensor *t, ann_Tensor *g);
+/* dst += src, src broadcast to dst's shape */
+void ann_ag_addto(ann_Tensor *dst, const ann_Tensor *src);
+
+/* ---- SIMD kernels (ann_simd.c): contiguous runs; y may alias an input.
+** One table per level (AVX-512, AVX2+FMA, scalar), chosen once at run time. */
+typedef void (*ann_KBin)(int64_t n, const float *a, const float *b, float *y);
+typedef void (*ann_KSca)(int64_t n, const float *a, float s, float *y);
+typedef void (*ann_KUn)(int64_t n, const float *a, float *y);
+typedef struct ann_Kernels {
+  const char *level;        /* "avx512", "avx2" or "scalar" */
+  ann_KBin vv[4];           /* ADD..DIV: y = a op b */
+  ann_KSca vs[4];           /* y = a op s */
+  ann_KSca sv[4];           /* y = s op a */
+  ann_KSca axpy;            /* y = y + s*a */
+  ann_KUn un[ANN_NUNOP];    /* by ann_UnOp (log is libm everywhere) */
+  double (*sum)(int64_t n, const float *a);              /* in double */
+  double (*sqdev)(int64_t n, const float *a, double m);  /* sum (a-m)^2 */
+} ann_Kernels;
+const ann_Kernels *ann_kernels(void);
+const char *ann_simd_level(void);
+int ann_simd_use(const char *level);  /* force a level (tests); -1 if unsupported */
+
+/* ann_cpu.c: what the CPU and OS support (0 off x86) */
+int ann_cpu_avx2(void);          /* AVX2 + FMA, YMM state saved by the OS */
+int ann_cpu_avx512(void);        /* AVX-512 F/BW/DQ/VL, ZMM state saved */
+const char *ann_cpu_coretype(void); /* "SKYLAKEX", "HASWELL" or NULL */
+int ann_cpu_flush_denormal(void);   /* FTZ and DAZ on in this thread? */
+/* ann_blas.c, for tests: operands ann_gemm/ann_mv copied to contiguous
+** so far; and a switch to the built-in kernels instead of the BLAS */
+int64_t ann_blas_copies(void);
+void ann_blas_use_builtin(int on);
 
 /*
 ** Strided walk over n operands sharing one shape (broadcast operands carry

@@ -154,14 +154,10 @@ ann_Tensor *ann_retain(ann_Tensor *t) {
   return t;
 }
 
-/* The autograd layer (ann_autograd.c) owns node; it registers its release
-** function here so this file need not know about nodes. */
-void (*ann_node_release_hook)(struct ann_Node *) = NULL;
-
 void ann_release(ann_Tensor *t) {
   if (t == NULL || --t->refs > 0) return;
   ann_release(t->grad);
-  if (t->node && ann_node_release_hook) ann_node_release_hook(t->node);
+  if (t->node) ann_node_free(t->node);   /* ann_autograd.c */
   storage_release(t->st);
   free(t);
 }
@@ -242,6 +238,9 @@ ann_Tensor *ann_arange(double a, double b, double step) {
   if ((b - a) / step < 0)
     return ann_seterror("arange: step %g does not go from %g to %g",
                         step, a, b), NULL;
+  if ((b - a) / step >= 1e12)
+    return ann_seterror("arange: %g to %g by %g is too many elements",
+                        a, b, step), NULL;
   /* inclusive of b when reached; the epsilon absorbs 0.1-style rounding */
   n = (int64_t)floor((b - a) / step + 1e-9) + 1;
   t = ann_new(1, &n);

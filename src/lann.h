@@ -42,6 +42,11 @@ int lann_checkshape(lua_State *L, int i, int64_t *shape, const char *op);
 void lann_open_tensor(lua_State *L);   /* ltensor.c */
 void lann_open_math(lua_State *L);     /* lmath.c */
 
+/* the tensor metamethods (ltensor.c), put in the metatable by lannlua.c;
+** __index finds methods in its upvalue 1, the method table */
+extern const luaL_Reg lann_tensor_meta[];
+int lann_tostring(lua_State *L);       /* lprint.c: __tostring */
+
 int luaopen_annlua_core(lua_State *L); /* lannlua.c */
 
 #endif

@@ -1,0 +1,26 @@
+--[[
+annlua: neural networks for Lua 5.4.
+
+  local ann = require("annlua")
+
+The tensor type and the numeric core are C (the module "annlua.core");
+this file is the Lua side of `ann`.  The areas written in Lua (ann.nn,
+ann.optim, ann.data) live in lua/annlua/<name>.lua and load on first use.
+]]
+
+local core = require("annlua.core")
+
+local ann = {}
+for name, value in pairs(core) do ann[name] = value end
+
+local submodules = { nn = true, optim = true, data = true }
+
+return setmetatable(ann, {
+  __index = function(t, name)
+    if submodules[name] then
+      local m = require("annlua." .. name)
+      rawset(t, name, m)
+      return m
+    end
+  end,
+})

@@ -1,0 +1,145 @@
+-- Module: the base class of every layer, loss and model.
+--
+--   local M = ann.nn.Module:extend("M")
+--   function M:init(n) self.w = ann.randn(n):requires_grad() end
+--   function M:forward(x) return x * self.w end
+--   local m = M(3); local y = m(x)
+--
+-- A tensor that requires grad, assigned to a field for the first time,
+-- becomes a parameter; a module assigned to a field becomes a child.  Both
+-- keep the order of assignment, which is the order of parameters().
+
+local core = require("annlua.core")
+
+local Module = {}
+Module.__name = "Module"
+
+-- instance fields are registered on first assignment (__newindex fires
+-- only for keys the instance does not have yet)
+local function newindex(self, k, v)
+  local mt = getmetatable(v)
+  if type(v) == "userdata" and mt and mt.__name == "ann.Tensor"
+     and v:needs_grad() then
+    table.insert(self._param_names, k)
+  elseif type(v) == "table" and mt and mt.__module then
+    table.insert(self._module_names, k)
+  end
+  rawset(self, k, v)
+end
+
+local function new(cls, ...)
+  local self = setmetatable({_param_names = {}, _module_names = {},
+                             training = true}, cls)
+  self:init(...)
+  return self
+end
+
+-- Module:extend(name) -> a new class deriving from self
+function Module:extend(name)
+  local cls = {}
+  for k, v in pairs(self) do       -- inherit metamethods by copy
+    if type(k) == "string" and k:sub(1, 2) == "__" then cls[k] = v end
+  end
+  cls.__index = cls
+  cls.__name = name or "Module"
+  cls.super = self
+  return setmetatable(cls, {__index = self, __call = new})
+end
+
+Module.__index = Module
+Module.__module = true
+Module.__newindex = newindex
+Module.__call = function(self, ...) return self:forward(...) end
+
+function Module:init() end
+
+function Module:forward()
+  error(self.__name .. ": forward is not implemented", 2)
+end
+
+function Module:register_parameter(name, t)
+  if rawget(self, name) == nil then table.insert(self._param_names, name) end
+  rawset(self, name, t)
+end
+
+function Module:register_module(name, m)
+  if rawget(self, name) == nil then table.insert(self._module_names, name) end
+  rawset(self, name, m)
+end
+
+-- children in order, as (name, module) pairs
+function Module:children()
+  local i = 0
+  return function()
+    i = i + 1
+    local k = self._module_names[i]
+    if k then return k, rawget(self, k) end
+  end
+end
+
+-- every parameter of self and its children, depth first, in order
+function Module:named_parameters(prefix, out)
+  out = out or {}
+  prefix = prefix or ""
+  for _, k in ipairs(self._param_names) do
+    local p = rawget(self, k)
+    if p then out[#out + 1] = {prefix .. k, p} end
+  end
+  for k, m in self:children() do m:named_parameters(prefix .. k .. ".", out) end
+  return out
+end
+
+function Module:parameters()
+  local ps = {}
+  for i, np in ipairs(self:named_parameters()) do ps[i] = np[2] end
+  return ps
+end
+
+function Module:train(on)
+  self.training = on ~= false
+  for _, m in self:children() do m:train(on) end
+  return self
+end
+
+function Module:eval() return self:train(false) end
+
+function Module:zero_grad()
+  core._zero_grad(self:parameters())
+end
+
+-- a one-line description; containers override it to print their tree
+function Module:describe() return self.__name end
+
+function Module:num_parameters()
+  local n = 0
+  for _, p in ipairs(self:parameters()) do n = n + p:numel() end
+  return n
+end
+
+local function thousands(n)
+  local s = tostring(n)
+  repeat
+    local k
+    s, k = s:gsub("^(%d+)(%d%d%d)", "%1,%2")
+  until k == 0
+  return s
+end
+Module.thousands = thousands
+
+function Module:__tostring()
+  local lines = {}
+  local function walk(m, indent, label)
+    local n = m:num_parameters()
+    local own = label .. m:describe()
+    lines[#lines + 1] = string.format("%s%-40s %s", indent, own,
+                                      n > 0 and thousands(n) or "")
+    for k, c in m:children() do
+      walk(c, indent .. "  ", "(" .. k .. ") ")
+    end
+  end
+  walk(self, "", "")
+  lines[#lines + 1] = "parameters: " .. thousands(self:num_parameters())
+  return table.concat(lines, "\n")
+end
+
+return Module

@@ -1,0 +1,36 @@
+-- Perceptron(n): Rosenblatt's perceptron, one neuron with a step
+-- activation: y = 1 if w.x + b >= 0, else 0.  fit() applies the classic
+-- learning rule sample by sample, w += lr (y - yhat) x, b += lr (y - yhat),
+-- and returns the first epoch with no mistakes, or nil if there was none
+-- (the data is then probably not linearly separable).
+
+local core = require("annlua.core")
+local Module = require("annlua.nn.Module")
+
+local Perceptron = Module:extend("Perceptron")
+
+function Perceptron:init(n)
+  assert(math.type(n) == "integer" and n > 0,
+         "Perceptron: n_inputs must be a positive integer")
+  self.n = n
+  self.weight = core.zeros(n)     -- the rule needs no gradients
+  self.bias = core.zeros(1)
+end
+
+function Perceptron:forward(x)
+  local s = core.matmul(x, self.weight) + self.bias:item()
+  return s:ge(0)
+end
+
+-- x: [N, n]; y: [N] of 0/1 (or -1/+1) labels
+function Perceptron:fit(x, y, opts)
+  opts = opts or {}
+  return core.perceptron_fit(self.weight, self.bias, x, y,
+                             opts.epochs or 100, opts.lr or 1)
+end
+
+function Perceptron:describe()
+  return string.format("Perceptron(%d)", self.n)
+end
+
+return Perceptron

@@ -1,0 +1,36 @@
+-- Sequential{m1, m2, ...} or Sequential(m1, m2, ...): applies the modules
+-- in order, the output of one the input of the next.
+
+local Module = require("annlua.nn.Module")
+
+local Sequential = Module:extend("Sequential")
+
+function Sequential:init(...)
+  local list = ...
+  if select("#", ...) ~= 1 or getmetatable(list) ~= nil then
+    list = {...}                    -- Sequential(m1, m2) form
+  end
+  self.n = 0
+  for _, m in ipairs(list) do self:add(m) end
+end
+
+function Sequential:add(m)
+  assert(type(m) == "table" and getmetatable(m) and getmetatable(m).__module,
+         "Sequential: expected a module, got " .. type(m))
+  self.n = self.n + 1
+  self:register_module(tostring(self.n), m)
+  return self
+end
+
+function Sequential:get(i) return self[tostring(i)] end
+
+function Sequential:forward(x)
+  for i = 1, self.n do x = self[tostring(i)](x) end
+  return x
+end
+
+function Sequential:describe()
+  return string.format("Sequential (%d modules)", self.n)
+end
+
+return Sequential

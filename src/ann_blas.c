@@ -1,0 +1,550 @@
+/*
+** ann_blas.c: linear algebra through a BLAS found at run time (built-in
+** kernels when there is none), and the runtime configuration.
+**
+** Why the core does not link OpenBLAS: a DYNAMIC_ARCH OpenBLAS picks its
+** kernels in its constructor, from cpuid or from OPENBLAS_CORETYPE.
+** Debian 12's 0.3.21 does not know recent CPUs (Sapphire Rapids) and falls
+** back to its generic Prescott kernels, 5x slower.  So ann_init loads it
+** with dlopen after setting OPENBLAS_CORETYPE from what the CPU can run,
+** unless the user set the variable or the process already holds a BLAS.
+*/
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ann_impl.h"
+
+/* ---- the BLAS ---------------------------------------------------------- */
+
+enum { RowMajor = 101, NoTrans = 111, Trans = 112 };   /* CBLAS values */
+
+typedef void (*sgemm_f)(int, int, int, int, int, int, float, const float *,
+                        int, const float *, int, float, float *, int);
+typedef void (*sgemv_f)(int, int, int, int, float, const float *, int,
+                        const float *, int, float, float *, int);
+
+static struct {
+  sgemm_f sgemm;                  /* NULL: built-in kernels */
+  sgemv_f sgemv;
+  void (*set_threads)(int);       /* OpenBLAS extras, each may be NULL */
+  int (*get_threads)(void);
+  char *(*corename)(void);
+  char *(*config)(void);
+  int builtin;                    /* tests: ignore the BLAS */
+  char name[256];
+  char core[64];
+} blas;
+
+static _Atomic int nthreads = 1;
+static _Atomic int64_t ncopies;   /* operands copied before a BLAS call */
+
+/* names to try, most specific first; the generic ones are OpenBLAS too on
+** Debian when it is the selected alternative */
+static const char *const libnames[] = {
+  "libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0",
+  "libopenblaso.so.0", "libcblas.so.3", "libblas.so.3", NULL
+};
+
+/* takes the symbols from h; 0 if it has no CBLAS sgemm/sgemv */
+static int bind(void *h) {
+  sgemm_f gemm = (sgemm_f)dlsym(h, "cblas_sgemm");
+  sgemv_f gemv = (sgemv_f)dlsym(h, "cblas_sgemv");
+  if (gemm == NULL || gemv == NULL) return 0;
+  blas.sgemm = gemm;
+  blas.sgemv = gemv;
+  blas.set_threads = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+  blas.get_threads = (int (*)(void))dlsym(h, "openblas_get_num_threads");
+  blas.corename = (char *(*)(void))dlsym(h, "openblas_get_corename");
+  blas.config = (char *(*)(void))dlsym(h, "openblas_get_config");
+  return 1;
+}
+
+static int tryload(const char *name, int flags) {
+  void *h = dlopen(name, flags);
+  if (h == NULL) return 0;
+  if (bind(h)) return 1;      /* kept open for the life of the process */
+  dlclose(h);
+  return 0;
+}
+
+/* a BLAS someone else loaded keeps the kernels it chose at its load */
+static int load_present(void) {
+  int i;
+  for (i = 0; libnames[i]; i++)
+    if (tryload(libnames[i], RTLD_NOW | RTLD_NOLOAD)) return 1;
+  return dlsym(RTLD_DEFAULT, "cblas_sgemm") != NULL && bind(RTLD_DEFAULT);
+}
+
+/* ANN_BLAS=builtin refuses any BLAS; ANN_BLAS=<path> is tried first */
+static int load_new(void) {
+  const char *want = getenv("ANN_BLAS");
+  const char *core = NULL;
+  int i, ok = 0;
+  if (want && strcmp(want, "builtin") == 0) return 0;
+  if (getenv("OPENBLAS_CORETYPE") == NULL) core = ann_cpu_coretype();
+  if (core) setenv("OPENBLAS_CORETYPE", core, 1);  /* read by its constructor */
+  if (want && *want) ok = tryload(want, RTLD_NOW | RTLD_LOCAL);
+  for (i = 0; !ok && libnames[i]; i++)
+    ok = tryload(libnames[i], RTLD_NOW | RTLD_LOCAL);
+  if (core) unsetenv("OPENBLAS_CORETYPE");  /* leave the environment as found */
+  return ok;
+}
+
+static void describe(void) {
+  Dl_info info;
+  const char *s = blas.config ? blas.config() : NULL;
+  size_t n;
+  if (blas.sgemm == NULL) {
+    strcpy(blas.name, "builtin");
+    strcpy(blas.core, "generic C");
+    return;
+  }
+  if (s == NULL && dladdr((void *)blas.sgemm, &info))
+    s = info.dli_fname;       /* not OpenBLAS: the library's file */
+  snprintf(blas.name, sizeof blas.name, "%s", s ? s : "CBLAS");
+  n = strlen(blas.name);
+  while (n > 0 && blas.name[n - 1] == ' ') blas.name[--n] = '\0';
+  s = blas.corename ? blas.corename() : NULL;
+  snprintf(blas.core, sizeof blas.core, "%s", s ? s : "unknown");
+}
+
+static int ncores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+}
+
+static void init_once(void) {
+  /* first, so that the threads the BLAS starts inherit the mode */
+  ann_flush_denormal(1);
+  if (!load_present() && !load_new()) memset(&blas, 0, sizeof blas);
+  describe();
+  /* OpenBLAS defaults to all cores, or to what OPENBLAS_NUM_THREADS says */
+  nthreads = blas.get_threads ? blas.get_threads() : ncores();
+  if (nthreads < 1) nthreads = 1;
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+int ann_init(void) {
+  pthread_once(&once, init_once);
+  return 0;
+}
+
+void ann_config(ann_Config *c) {
+  ann_init();
+  c->version = ANN_VERSION;
+  c->blas = blas.builtin ? "builtin" : blas.name;
+  c->blas_core = blas.builtin ? "generic C" : blas.core;
+  c->simd = ann_simd_level();
+  c->threads = nthreads;
+}
+
+/* n < 1 restores the default, the number of cores */
+void ann_set_num_threads(int n) {
+  ann_init();
+  if (n < 1) n = ncores();
+  nthreads = n;
+  if (blas.set_threads) blas.set_threads(n);
+}
+
+int ann_get_num_threads(void) {
+  ann_init();
+  return nthreads;
+}
+
+int64_t ann_blas_copies(void) { return ncopies; }
+void ann_blas_use_builtin(int on) { ann_init(); blas.builtin = on; }
+
+/* ---- built-in kernels: correct everywhere, cache-blocked --------------- */
+
+#define KC 256      /* rows of op(B) per panel */
+#define NC 512      /* columns of op(B) per panel: KC*NC floats fit L2 */
+
+/* c[0..n) += a0*b0 + a1*b1 + a2*b2 + a3*b3, rows of B ld apart.  The
+** body is unrolled by hand so that -O2's straight-line vectorizer makes
+** SIMD of it: the loop vectorizer is not on at -O2. */
+#define AXPY4(j) (c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j])
+
+static void axpy4(int64_t n, const float *a, const float *b, int64_t ld,
+                  float *restrict c) {
+  const float *b0 = b, *b1 = b + ld, *b2 = b + 2 * ld, *b3 = b + 3 * ld;
+  const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+  int64_t j;
+  for (j = 0; j + 8 <= n; j += 8) {
+    AXPY4(j); AXPY4(j + 1); AXPY4(j + 2); AXPY4(j + 3);
+    AXPY4(j + 4); AXPY4(j + 5); AXPY4(j + 6); AXPY4(j + 7);
+  }
+  for (; j < n; j++) AXPY4(j);
+}
+
+static void axpy1(int64_t n, float a, const float *b, float *restrict c) {
+  int64_t j;
+  for (j = 0; j < n; j++) c[j] += a * b[j];
+}
+
+/* C = beta*C, with beta == 0 clearing (NaN in C does not survive, as in
+** BLAS) */
+static void scale(int64_t m, int64_t n, float beta, float *C, int64_t ldc) {
+  int64_t i, j;
+  if (beta == 1.0f) return;
+  for (i = 0; i < m; i++)
+    for (j = 0; j < n; j++)
+      C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+/* C[m,n] = alpha op(A) op(B) + beta C, row-major, ta/tb: transposed */
+static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                        float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float beta,
+                        float *C, int64_t ldc) {
+  float *buf = NULL, a[4];
+  int64_t i, p, q, j0, p0;
+  scale(m, n, beta, C, ldc);
+  if (alpha == 0.0f || k == 0) return 0;
+  if (tb && (buf = malloc(sizeof(float) * KC * NC)) == NULL)
+    return ann_seterror("gemm: out of memory");
+  for (j0 = 0; j0 < n; j0 += NC) {
+    int64_t nc = n - j0 < NC ? n - j0 : NC;
+    for (p0 = 0; p0 < k; p0 += KC) {
+      int64_t kc = k - p0 < KC ? k - p0 : KC, ld = ldb;
+      const float *bp = B + p0 * ldb + j0;
+      if (tb) {                 /* op(B) panel into rows of buf */
+        for (q = 0; q < nc; q++)
+          for (p = 0; p < kc; p++) buf[p * nc + q] = B[(j0 + q) * ldb + p0 + p];
+        bp = buf; ld = nc;
+      }
+      for (i = 0; i < m; i++) {
+        float *c = C + i * ldc + j0;
+        for (p = 0; p < kc; p++) {
+          int64_t r = p0 + p;
+          a[p & 3] = alpha * (ta ? A[r * lda + i] : A[i * lda + r]);
+          if ((p & 3) == 3) axpy4(nc, a, bp + (p - 3) * ld, ld, c);
+        }
+        for (p = kc & ~(int64_t)3; p < kc; p++)   /* the last kc % 4 rows */
+          axpy1(nc, a[p & 3], bp + p * ld, c);
+      }
+    }
+  }
+  free(buf);
+  return 0;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static int fits(int64_t x) { return x <= INT_MAX; }
+
+/* y = alpha op(M) x + beta y through sgemv; M stored [r,c] with ld */
+static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
+                 int64_t ld, const float *x, int64_t incx, float beta,
+                 float *y, int64_t incy) {
+  int64_t i, ny = t ? c : r;
+  if (beta == 0.0f)           /* sgemv may scale NaN by 0; BLAS gemm won't */
+    for (i = 0; i < ny; i++) y[i * incy] = 0.0f;
+  blas.sgemv(RowMajor, t ? Trans : NoTrans, (int)r, (int)c, alpha, M, (int)ld,
+             x, (int)incx, beta, y, (int)incy);
+}
+
+/* C[m,n] = alpha op(A) op(B) + beta C on row-major storage; m, n > 0 */
+static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float *A, int64_t lda,
+                 const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc) {
+  if (k == 0 || blas.sgemm == NULL || blas.builtin || !fits(m) || !fits(n)
+      || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
+    return builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (n == 1)                 /* a column of C: op(A) times a vector */
+    gemv(ta, ta ? k : m, ta ? m : k, alpha, A, lda, B, tb ? 1 : ldb,
+         beta, C, ldc);
+  else if (m == 1)            /* a row of C: op(B)^T times a vector */
+    gemv(!tb, tb ? n : k, tb ? k : n, alpha, B, ldb, A, ta ? lda : 1,
+         beta, C, 1);
+  else
+    blas.sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans,
+               (int)m, (int)n, (int)k, alpha, A, (int)lda, B, (int)ldb,
+               beta, C, (int)ldc);
+  return 0;
+}
+
+/* ---- 2-d views as BLAS operands ---------------------------------------- */
+
+static int64_t max1(int64_t x) { return x > 1 ? x : 1; }
+
+/* How t [r,c] can be handed to BLAS as is: rows one after another
+** (*flip 0, ld = stride[0]) or a transposed view, whose columns are rows
+** (*flip 1, ld = stride[1]).  The stride of a size-1 dim does not matter.
+** 0 if neither (expanded or doubly strided views). */
+static int layout(const ann_Tensor *t, int64_t *ld, int *flip) {
+  int64_t r = t->shape[0], c = t->shape[1];
+  if (c == 1 || t->stride[1] == 1) {
+    *ld = r == 1 ? max1(c) : t->stride[0];
+    *flip = 0;
+    if (*ld >= max1(c)) return 1;
+  }
+  if (r == 1 || t->stride[0] == 1) {
+    *ld = c == 1 ? max1(r) : t->stride[1];
+    *flip = 1;
+    if (*ld >= max1(r)) return 1;
+  }
+  return 0;
+}
+
+/* a contiguous copy of the 2-d view t */
+static ann_Tensor *pack(const ann_Tensor *t) {
+  ann_Tensor *p = ann_new(2, t->shape);
+  const float *s;
+  float *d;
+  int64_t i, j;
+  if (p == NULL) return NULL;
+  s = ann_data(t); d = ann_data(p);
+  for (i = 0; i < t->shape[0]; i++)
+    for (j = 0; j < t->shape[1]; j++)
+      d[i * t->shape[1] + j] = s[i * t->stride[0] + j * t->stride[1]];
+  ncopies++;
+  return p;
+}
+
+/* dst = src on two 2-d views of one shape */
+static void copy2(ann_Tensor *dst, const ann_Tensor *src) {
+  const float *s = ann_data(src);
+  float *d = ann_data(dst);
+  int64_t i, j;
+  for (i = 0; i < dst->shape[0]; i++)
+    for (j = 0; j < dst->shape[1]; j++)
+      d[i * dst->stride[0] + j * dst->stride[1]] =
+        s[i * src->stride[0] + j * src->stride[1]];
+}
+
+/* an operand ready for BLAS: t itself, or a packed copy held in *own */
+typedef struct Operand { const float *p; int64_t ld; int flip; } Operand;
+
+static int operand(const ann_Tensor *t, Operand *o, ann_Tensor **own) {
+  *own = NULL;
+  if (!layout(t, &o->ld, &o->flip)) {
+    if ((*own = pack(t)) == NULL) return -1;
+    t = *own;
+    o->ld = max1(t->shape[1]); o->flip = 0;
+  }
+  o->p = ann_data(t);
+  return 0;
+}
+
+/* C = alpha op(a) op(b) + beta C, shapes already checked */
+static int gemm2(float alpha, const ann_Tensor *a, int ta,
+                 const ann_Tensor *b, int tb, float beta, ann_Tensor *c) {
+  int64_t m = c->shape[0], n = c->shape[1], k = a->shape[ta ? 0 : 1], ldc;
+  ann_Tensor *ca = NULL, *cb = NULL, *tmp = NULL;
+  Operand oa, ob;
+  int st = -1, flip;
+  if (m == 0 || n == 0) return 0;
+  if (k == 0) {               /* C = beta C: the operands are not read */
+    oa.p = ob.p = NULL; oa.ld = ob.ld = 1; oa.flip = ob.flip = 0;
+  }
+  else if (operand(a, &oa, &ca) || operand(b, &ob, &cb)) goto done;
+  ta ^= oa.flip; tb ^= ob.flip;
+  /* a C sharing storage with A or B, or not laid out for BLAS, is
+  ** computed in a temporary and copied back */
+  if (c->st == a->st || c->st == b->st || !layout(c, &ldc, &flip)) {
+    if ((tmp = beta == 0.0f ? ann_new(2, c->shape) : pack(c)) == NULL)
+      goto done;
+    ldc = max1(n); flip = 0;
+  }
+  if (!flip)
+    st = kgemm(ta, tb, m, n, k, alpha, oa.p, oa.ld, ob.p, ob.ld, beta,
+               ann_data(tmp ? tmp : c), ldc);
+  else                        /* C^T = op(B)^T op(A)^T */
+    st = kgemm(!tb, !ta, n, m, k, alpha, ob.p, ob.ld, oa.p, oa.ld, beta,
+               ann_data(c), ldc);
+  if (st == 0 && tmp) copy2(c, tmp);
+done:
+  ann_release(ca); ann_release(cb); ann_release(tmp);
+  return st;
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+#define SHAPE(t, buf) ann_shapestr(t, buf, sizeof buf)
+
+static int mismatch(const char *op, const ann_Tensor *a, const ann_Tensor *b,
+                    int64_t x, int64_t y) {
+  char sa[160], sb[160];
+  return ann_seterror("%s: size mismatch, %s x %s (%lld ~= %lld)", op,
+                      SHAPE(a, sa), SHAPE(b, sb), (long long)x, (long long)y);
+}
+
+static int nulls(const char *op, const void *a, const void *b) {
+  if (a && b) return 0;
+  return ann_seterror("%s: NULL tensor", op);
+}
+
+int ann_gemm(float alpha, const ann_Tensor *a, int transa,
+             const ann_Tensor *b, int transb, float beta, ann_Tensor *c) {
+  char sa[160], sb[160], sc[160];
+  int64_t m, k, k2, n;
+  ann_init();
+  if (nulls("gemm", a, b) || nulls("gemm", c, c)) return -1;
+  if (a->ndim != 2 || b->ndim != 2 || c->ndim != 2)
+    return ann_seterror("gemm: expected 2-d tensors, got %s, %s and %s",
+                        SHAPE(a, sa), SHAPE(b, sb), SHAPE(c, sc));
+  transa = transa != 0; transb = transb != 0;
+  m = a->shape[transa]; k = a->shape[!transa];
+  k2 = b->shape[transb]; n = b->shape[!transb];
+  if (k != k2)
+    return ann_seterror("gemm: size mismatch, %s%s x %s%s (%lld ~= %lld)",
+                        SHAPE(a, sa), transa ? "^T" : "", SHAPE(b, sb),
+                        transb ? "^T" : "", (long long)k, (long long)k2);
+  if (c->shape[0] != m || c->shape[1] != n)
+    return ann_seterror("gemm: result is %s, expected [%lld,%lld]",
+                        SHAPE(c, sc), (long long)m, (long long)n);
+  return gemm2(alpha, a, transa, b, transb, beta, c);
+}
+
+ann_Tensor *ann_mm(const ann_Tensor *a, const ann_Tensor *b) {
+  char sa[160], sb[160];
+  int64_t shape[2];
+  ann_Tensor *c;
+  ann_init();
+  if (nulls("mm", a, b)) return NULL;
+  if (a->ndim != 2 || b->ndim != 2)
+    return ann_seterror("mm: expected 2-d tensors, got %s and %s",
+                        SHAPE(a, sa), SHAPE(b, sb)), NULL;
+  if (a->shape[1] != b->shape[0])
+    return mismatch("mm", a, b, a->shape[1], b->shape[0]), NULL;
+  shape[0] = a->shape[0]; shape[1] = b->shape[1];
+  if ((c = ann_new(2, shape)) != NULL && gemm2(1, a, 0, b, 0, 0, c) != 0) {
+    ann_release(c);
+    return NULL;
+  }
+  return c;
+}
+
+/*
+** matmul, by PyTorch's rules: a 1-d left operand is a row [1,k] and a 1-d
+** right one a column [k,1], their unit dim dropped from the result; a 3-d
+** operand is a batch of matrices, the batch dims broadcast, a 2-d operand
+** shared by the whole batch.  Each operand becomes a 2-d header (on the
+** stack, no references) moved along the batch by its batch stride.
+*/
+typedef struct Batched {
+  ann_Tensor m;         /* the first matrix */
+  int64_t n, stride;    /* batch size and stride (n 1 when not batched) */
+} Batched;
+
+static void as_batched(const ann_Tensor *t, int right, Batched *b) {
+  b->m = *t;
+  b->m.ndim = 2;
+  b->n = 1; b->stride = 0;
+  if (t->ndim == 1) {         /* row [1,k] or column [k,1] */
+    int d = right ? 0 : 1;
+    b->m.shape[d] = t->shape[0]; b->m.stride[d] = t->stride[0];
+    b->m.shape[!d] = 1; b->m.stride[!d] = 1;
+  }
+  else if (t->ndim == 3) {
+    b->n = t->shape[0]; b->stride = t->stride[0];
+    b->m.shape[0] = t->shape[1]; b->m.stride[0] = t->stride[1];
+    b->m.shape[1] = t->shape[2]; b->m.stride[1] = t->stride[2];
+  }
+}
+
+static ann_Tensor *matmul_batched(const ann_Tensor *a, const ann_Tensor *b) {
+  Batched ba, bb;
+  ann_Tensor out, *r;
+  int64_t shape[3], nb, i, m, n;
+  int nd = 0;
+  as_batched(a, 0, &ba); as_batched(b, 1, &bb);
+  if (ba.m.shape[1] != bb.m.shape[0])
+    return mismatch("matmul", a, b, ba.m.shape[1], bb.m.shape[0]), NULL;
+  if (ba.n != bb.n && ba.n != 1 && bb.n != 1) {
+    char sa[160], sb[160];
+    return ann_seterror("matmul: batch sizes differ, %s x %s (%lld ~= %lld)",
+                        SHAPE(a, sa), SHAPE(b, sb), (long long)ba.n,
+                        (long long)bb.n), NULL;
+  }
+  nb = ba.n == 1 ? bb.n : ba.n;
+  m = ba.m.shape[0]; n = bb.m.shape[1];
+  /* a batch over a shared right matrix whose rows follow each other
+  ** across the batch is one tall matrix: one gemm instead of nb */
+  if (a->ndim == 3 && bb.n == 1 && (nb <= 1 || m <= 1
+      || ba.stride == m * ba.m.stride[0])) {
+    ba.m.shape[0] = m * nb;
+    if (m <= 1) ba.m.stride[0] = ba.stride;   /* rows are batch entries */
+    m *= nb; nb = 1;
+  }
+  if (a->ndim == 3 || b->ndim == 3) shape[nd++] = ba.n == 1 ? bb.n : ba.n;
+  if (a->ndim >= 2) shape[nd++] = a->shape[a->ndim - 2];
+  if (b->ndim >= 2) shape[nd++] = b->shape[b->ndim - 1];
+  if ((r = ann_new(nd, shape)) == NULL) return NULL;
+  out = *r;                   /* [m,n] matrices, one after another */
+  out.ndim = 2;
+  out.shape[0] = m; out.shape[1] = n;
+  out.stride[0] = max1(n); out.stride[1] = 1;
+  for (i = 0; i < nb; i++) {
+    ann_Tensor ma = ba.m, mb = bb.m;
+    if (ba.n > 1) ma.offset += i * ba.stride;
+    if (bb.n > 1) mb.offset += i * bb.stride;
+    out.offset = i * m * n;
+    if (gemm2(1, &ma, 0, &mb, 0, 0, &out) != 0) {
+      ann_release(r);
+      return NULL;
+    }
+  }
+  return r;
+}
+
+ann_Tensor *ann_matmul(const ann_Tensor *a, const ann_Tensor *b) {
+  char sa[160], sb[160];
+  ann_init();
+  if (nulls("matmul", a, b)) return NULL;
+  if (a->ndim < 1 || a->ndim > 3 || b->ndim < 1 || b->ndim > 3)
+    return ann_seterror("matmul: expected 1-d, 2-d or 3-d tensors, "
+                        "got %s and %s", SHAPE(a, sa), SHAPE(b, sb)), NULL;
+  return matmul_batched(a, b);
+}
+
+ann_Tensor *ann_mv(const ann_Tensor *a, const ann_Tensor *v) {
+  char sa[160], sv[160];
+  ann_init();
+  if (nulls("mv", a, v)) return NULL;
+  if (a->ndim != 2 || v->ndim != 1)
+    return ann_seterror("mv: expected a 2-d and a 1-d tensor, got %s and %s",
+                        SHAPE(a, sa), SHAPE(v, sv)), NULL;
+  if (a->shape[1] != v->shape[0])
+    return mismatch("mv", a, v, a->shape[1], v->shape[0]), NULL;
+  return matmul_batched(a, v);
+}
+
+ann_Tensor *ann_dot(const ann_Tensor *a, const ann_Tensor *b) {
+  char sa[160], sb[160];
+  ann_init();
+  if (nulls("dot", a, b)) return NULL;
+  if (a->ndim != 1 || b->ndim != 1)
+    return ann_seterror("dot: expected 1-d tensors, got %s and %s",
+                        SHAPE(a, sa), SHAPE(b, sb)), NULL;
+  if (a->shape[0] != b->shape[0])
+    return mismatch("dot", a, b, a->shape[0], b->shape[0]), NULL;
+  return matmul_batched(a, b);
+}
+
+ann_Tensor *ann_outer(const ann_Tensor *u, const ann_Tensor *v) {
+  char su[160], sv[160];
+  int64_t shape[2], i, j;
+  const float *pu, *pv;
+  float *r;
+  ann_Tensor *t;
+  ann_init();
+  if (nulls("outer", u, v)) return NULL;
+  if (u->ndim != 1 || v->ndim != 1)
+    return ann_seterror("outer: expected 1-d tensors, got %s and %s",
+                        SHAPE(u, su), SHAPE(v, sv)), NULL;
+  shape[0] = u->shape[0]; shape[1] = v->shape[0];
+  if ((t = ann_new(2, shape)) == NULL) return NULL;
+  pu = ann_data(u); pv = ann_data(v); r = ann_data(t);
+  for (i = 0; i < shape[0]; i++)
+    for (j = 0; j < shape[1]; j++)
+      r[i * shape[1] + j] = pu[i * u->stride[0]] * pv[j * v->stride[0]];
+  return t;
+}

@@ -1,0 +1,262 @@
+/*
+** ann_optim.c: optimiser steps, gradient zeroing and clipping.  Each step
+** is one call over the whole parameter list; the update rules are
+** PyTorch's (torch.optim SGD, Adam, AdamW, RMSprop), so hyperparameters
+** carry over.  Everything is checked before anything is updated, so an
+** error leaves params and state as they were.
+*/
+#include <math.h>
+
+#include "ann_impl.h"
+
+/* ---- checks ------------------------------------------------------------ */
+
+/* t (a param's grad or state) must be there, dense, and shaped like p */
+static int check_like(const char *op, const char *what, int i,
+                      const ann_Tensor *p, const ann_Tensor *t) {
+  char sp[128], st[128];
+  if (t == NULL)
+    return ann_seterror("%s: %s of param %d is missing", op, what, i + 1);
+  if (!ann_same_shape(p, t))
+    return ann_seterror("%s: %s of param %d is %s but the param is %s", op,
+                        what, i + 1, ann_shapestr(t, st, sizeof st),
+                        ann_shapestr(p, sp, sizeof sp));
+  if (!ann_is_contiguous(t))
+    return ann_seterror("%s: %s of param %d (%s) is not contiguous", op,
+                        what, i + 1, ann_shapestr(t, st, sizeof st));
+  return 0;
+}
+
+/* checks param i and its grad; 1 if it takes part, 0 if skipped (no
+** grad), -1 on error */
+static int check_param(const char *op, int n, ann_Tensor *const *params,
+                       int i) {
+  const ann_Tensor *p;
+  char sp[128];
+  if (params == NULL || n < 0)
+    return ann_seterror("%s: no parameter list", op);
+  if ((p = params[i]) == NULL)
+    return ann_seterror("%s: param %d is NULL", op, i + 1);
+  if (p->grad == NULL) return 0;
+  if (!ann_is_contiguous(p))
+    return ann_seterror("%s: param %d (%s) is not contiguous", op, i + 1,
+                        ann_shapestr(p, sp, sizeof sp));
+  if (check_like(op, "grad", i, p, p->grad) != 0) return -1;
+  return 1;
+}
+
+/* the state list st (named what) for the params that take part */
+static int check_state(const char *op, const char *what, int n,
+                       ann_Tensor *const *params, ann_Tensor *const *st) {
+  int i, k;
+  for (i = 0; i < n; i++) {
+    if ((k = check_param(op, n, params, i)) < 0) return -1;
+    if (k == 0) continue;
+    if (st == NULL)
+      return ann_seterror("%s: no %s state list", op, what);
+    if (check_like(op, what, i, params[i], st[i]) != 0) return -1;
+  }
+  return 0;
+}
+
+static int check_opts(const char *op, const ann_OptimOpts *o) {
+  if (o == NULL) return ann_seterror("%s: no options", op);
+  if (!(o->lr >= 0)) return ann_seterror("%s: lr %g < 0", op, o->lr);
+  if (!(o->weight_decay >= 0))
+    return ann_seterror("%s: weight_decay %g < 0", op, o->weight_decay);
+  return 0;
+}
+
+/* ---- SGD --------------------------------------------------------------- */
+
+/* d = g + wd p; with momentum, buf = d on the first step (as PyTorch,
+** which creates the buffer then; the old contents are not read), else
+** momentum buf + (1 - dampening) d; the step is buf, or d + momentum buf
+** with Nesterov */
+static void sgd_kernel(float *restrict p, const float *restrict g,
+                       float *restrict buf, int64_t n, const ann_OptimOpts *o,
+                       int first) {
+  float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
+  float damp = 1.0f - o->dampening, nest = o->nesterov ? 1.0f : 0.0f;
+  int64_t i;
+  if (mu == 0)
+    for (i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+  else if (first)
+    for (i = 0; i < n; i++) {
+      float d = g[i] + wd * p[i];
+      buf[i] = d;
+      p[i] -= lr * (nest * d + (1.0f + nest * (mu - 1.0f)) * d);
+    }
+  else
+    for (i = 0; i < n; i++) {
+      float d = g[i] + wd * p[i], b = mu * buf[i] + damp * d;
+      buf[i] = b;
+      p[i] -= lr * (nest * d + (1.0f + nest * (mu - 1.0f)) * b);
+    }
+}
+
+int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
+                 const ann_OptimOpts *o) {
+  int i;
+  if (check_opts("sgd", o) != 0) return -1;
+  if (!(o->momentum >= 0))
+    return ann_seterror("sgd: momentum %g < 0", o->momentum);
+  if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+    return ann_seterror("sgd: nesterov needs momentum > 0 and dampening 0 "
+                        "(got %g and %g)", o->momentum, o->dampening);
+  if (o->momentum != 0) {
+    if (check_state("sgd", "momentum", n, params, momentum) != 0) return -1;
+  }
+  else
+    for (i = 0; i < n; i++)
+      if (check_param("sgd", n, params, i) < 0) return -1;
+  for (i = 0; i < n; i++)       /* o->step 1 marks the first step */
+    if (params[i]->grad)
+      sgd_kernel(ann_data(params[i]), ann_data(params[i]->grad),
+                 o->momentum != 0 ? ann_data(momentum[i]) : NULL,
+                 ann_numel(params[i]), o, o->step == 1);
+  return 0;
+}
+
+/* ---- Adam, AdamW ------------------------------------------------------- */
+
+/* m, v: moving averages of g and g^2; the step is lr m^ / (sqrt(v^) +
+** eps) with m^, v^ bias-corrected by 1 - beta^t.  Weight decay is L2
+** (added to g) for Adam, decoupled (p *= 1 - lr wd) for AdamW. */
+static void adam_kernel(float *restrict p, const float *restrict g,
+                        float *restrict m, float *restrict v, int64_t n,
+                        const ann_OptimOpts *o) {
+  float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+  float l2 = o->decoupled ? 0.0f : o->weight_decay;
+  float keep = o->decoupled ? 1.0f - o->lr * o->weight_decay : 1.0f;
+  float step = (float)(o->lr / (1.0 - pow(b1, (double)o->step)));
+  float rbc2 = (float)(1.0 / sqrt(1.0 - pow(b2, (double)o->step)));
+  int64_t i;
+  for (i = 0; i < n; i++) {
+    float gi = g[i] + l2 * p[i];
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi; v[i] = vi;
+    p[i] = p[i] * keep - step * mi / (sqrtf(vi) * rbc2 + eps);
+  }
+}
+
+int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
+                  ann_Tensor *const *v, const ann_OptimOpts *o) {
+  const char *op = o && o->decoupled ? "adamw" : "adam";
+  int i;
+  if (check_opts(op, o) != 0) return -1;
+  if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
+    return ann_seterror("%s: betas (%g, %g) must be in [0,1)", op, o->beta1,
+                        o->beta2);
+  if (!(o->eps >= 0)) return ann_seterror("%s: eps %g < 0", op, o->eps);
+  if (o->step < 1)
+    return ann_seterror("%s: step %lld (the first step is 1)", op,
+                        (long long)o->step);
+  if (check_state(op, "m", n, params, m) != 0
+      || check_state(op, "v", n, params, v) != 0) return -1;
+  for (i = 0; i < n; i++)
+    if (params[i]->grad)
+      adam_kernel(ann_data(params[i]), ann_data(params[i]->grad),
+                  ann_data(m[i]), ann_data(v[i]), ann_numel(params[i]), o);
+  return 0;
+}
+
+/* ---- RMSprop ----------------------------------------------------------- */
+
+/* sq = alpha sq + (1 - alpha) g^2; the step is lr g / (sqrt(sq) + eps),
+** or with momentum lr buf where buf = momentum buf + g / (sqrt(sq) + eps) */
+static void rmsprop_kernel(float *restrict p, const float *restrict g,
+                           float *restrict sq, float *restrict buf,
+                           int64_t n, const ann_OptimOpts *o) {
+  float a = o->alpha, lr = o->lr, wd = o->weight_decay, eps = o->eps;
+  float mu = o->momentum;
+  int64_t i;
+  for (i = 0; i < n; i++) {
+    float gi = g[i] + wd * p[i];
+    float s = a * sq[i] + (1.0f - a) * gi * gi;
+    float u = gi / (sqrtf(s) + eps);
+    sq[i] = s;
+    if (buf) u = buf[i] = mu * buf[i] + u;
+    p[i] -= lr * u;
+  }
+}
+
+int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,
+                     ann_Tensor *const *buf, const ann_OptimOpts *o) {
+  int i, mom;
+  if (check_opts("rmsprop", o) != 0) return -1;
+  if (!(o->alpha >= 0))
+    return ann_seterror("rmsprop: alpha %g < 0", o->alpha);
+  if (!(o->eps >= 0)) return ann_seterror("rmsprop: eps %g < 0", o->eps);
+  if (!(o->momentum >= 0))
+    return ann_seterror("rmsprop: momentum %g < 0", o->momentum);
+  mom = o->momentum > 0;
+  if (check_state("rmsprop", "square average", n, params, sq) != 0
+      || (mom && check_state("rmsprop", "momentum", n, params, buf) != 0))
+    return -1;
+  for (i = 0; i < n; i++)
+    if (params[i]->grad)
+      rmsprop_kernel(ann_data(params[i]), ann_data(params[i]->grad),
+                     ann_data(sq[i]), mom ? ann_data(buf[i]) : NULL,
+                     ann_numel(params[i]), o);
+  return 0;
+}
+
+/* ---- gradients --------------------------------------------------------- */
+
+/* grads are usually dense, but walk any layout: a strided walk costs
+** nothing for one run */
+static void grad_walk(ann_Tensor *t, float scale, int fill, double *ss) {
+  const int64_t *strides[1];
+  ann_Loop l;
+  float *base = ann_data(t);
+  strides[0] = t->stride;
+  ann_loop_init(&l, 1, t->ndim, t->shape, strides);
+  if (l.empty) return;
+  do {
+    float *x = base + l.off[0];
+    int64_t i, s = l.step[0];
+    if (ss) for (i = 0; i < l.len; i++) *ss += (double)x[i * s] * x[i * s];
+    else if (fill) for (i = 0; i < l.len; i++) x[i * s] = 0.0f;
+    else for (i = 0; i < l.len; i++) x[i * s] *= scale;
+  } while (ann_loop_next(&l));
+}
+
+static int check_list(const char *op, int n, ann_Tensor *const *params) {
+  int i;
+  if (n < 0 || (n > 0 && params == NULL))
+    return ann_seterror("%s: no parameter list", op);
+  for (i = 0; i < n; i++)
+    if (params[i] == NULL)
+      return ann_seterror("%s: param %d is NULL", op, i + 1);
+  return 0;
+}
+
+int ann_zero_grad(int n, ann_Tensor *const *params) {
+  int i;
+  if (check_list("zero_grad", n, params) != 0) return -1;
+  for (i = 0; i < n; i++)
+    if (params[i]->grad) grad_walk(params[i]->grad, 0, 1, NULL);
+  return 0;
+}
+
+/* as torch.nn.utils.clip_grad_norm_: the joint 2-norm of all grads;
+** above max_norm, every grad is scaled by max_norm / (norm + 1e-6) */
+int ann_clip_grad_norm(int n, ann_Tensor *const *params, double max_norm,
+                       double *total) {
+  double ss = 0, norm, coef;
+  int i;
+  if (check_list("clip_grad_norm", n, params) != 0) return -1;
+  if (!(max_norm >= 0))
+    return ann_seterror("clip_grad_norm: max_norm %g < 0", max_norm);
+  for (i = 0; i < n; i++)
+    if (params[i]->grad) grad_walk(params[i]->grad, 0, 0, &ss);
+  norm = sqrt(ss);
+  if (total) *total = norm;
+  coef = max_norm / (norm + 1e-6);
+  if (coef < 1.0)
+    for (i = 0; i < n; i++)
+      if (params[i]->grad) grad_walk(params[i]->grad, (float)coef, 0, NULL);
+  return 0;
+}

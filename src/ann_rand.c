@@ -1,0 +1,181 @@
+/*
+** ann_rand.c: the global random generator.
+**
+** The stream is fixed by the definitions below, so a seed gives the same
+** numbers on every machine and compiler (only 64-bit unsigned integer
+** arithmetic, which wraps modulo 2^64 in C, and IEEE double conversions).
+**
+** Seeding: splitmix64 (Steele, Lea, Flood; as given by Vigna), x = seed:
+**   x += 0x9e3779b97f4a7c15; z = x;
+**   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+**   z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+**   output z ^ (z >> 31)
+** Its first four outputs are the xoshiro state s[0..3], in that order.
+** The output mix is a bijection of the counter, so four consecutive
+** outputs are distinct and the state is never all zero.
+**
+** Generator: xoshiro256** (Blackman, Vigna 2018), rotl = 64-bit rotate left:
+**   out = rotl(s[1] * 5, 7) * 9;
+**   t = s[1] << 17;
+**   s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+**   s[2] ^= t; s[3] = rotl(s[3], 45);
+**
+** Without ann_manual_seed the generator starts as if seeded with
+** ANN_DEFAULT_SEED (42), so runs repeat.
+**
+** Derived values, each consuming whole 64-bit outputs:
+**   uniform double: (out >> 11) * 2^-53          one output, [0,1)
+**   uniform float:  (out >> 40) * 2^-24          one output, [0,1), exact
+**   normal:  u1 = 1 - uniform double (in (0,1], so log(u1) is finite),
+**            u2 = uniform double, from the next output;
+**            z = sqrt(-2 log u1) * cos(2 pi u2)   (basic Box-Muller, cosine
+**            branch only; the sine value is not cached, so every normal
+**            takes exactly two outputs and the stream has no hidden state)
+** uniform_(lo, hi) stores lo + (hi - lo) * u in float arithmetic with u
+** the uniform float (a result rounded up to hi becomes the float below
+** it); normal_(mean, std) stores mean + std * z rounded to float.
+** Tensors are filled in row-major element order.  The integer and uniform
+** streams are exact everywhere; normals also depend on the C library's
+** log and cos, whose last-bit differences only rarely reach a float.
+** There is one global stream and no lock: draw from one thread.
+*/
+#include <math.h>
+
+#include "ann_impl.h"
+
+#define ANN_DEFAULT_SEED 42u
+
+static uint64_t state[4];
+static int seeded = 0;
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+
+void ann_manual_seed(uint64_t seed) {
+  int i;
+  for (i = 0; i < 4; i++) state[i] = splitmix64(&seed);
+  seeded = 1;
+}
+
+uint64_t ann_rand_u64(void) {
+  uint64_t out, t;
+  if (!seeded) ann_manual_seed(ANN_DEFAULT_SEED);
+  out = rotl(state[1] * 5, 7) * 9;
+  t = state[1] << 17;
+  state[2] ^= state[0];
+  state[3] ^= state[1];
+  state[1] ^= state[2];
+  state[0] ^= state[3];
+  state[2] ^= t;
+  state[3] = rotl(state[3], 45);
+  return out;
+}
+
+double ann_rand_uniform(void) {
+  return (double)(ann_rand_u64() >> 11) * 0x1.0p-53;
+}
+
+/* top 24 bits: every value is a float, and the largest is 1 - 2^-24 */
+static float rand_float(void) {
+  return (float)(ann_rand_u64() >> 40) * 0x1.0p-24f;
+}
+
+double ann_rand_normal(void) {
+  double u1 = 1.0 - ann_rand_uniform();     /* (0,1]: log(u1) is finite */
+  double u2 = ann_rand_uniform();
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+/* ---- tensors ----------------------------------------------------------- */
+
+/* A fill would write some elements twice if a dim of size > 1 has
+** stride 0 (an expanded view); that is a misuse, as in PyTorch. */
+static int check_writable(const char *op, const ann_Tensor *t) {
+  char s[128];
+  int i;
+  for (i = 0; i < t->ndim; i++)
+    if (t->stride[i] == 0 && t->shape[i] > 1)
+      return ann_seterror("%s: tensor %s is expanded (stride 0 in dim %d); "
+                          "clone it before writing", op,
+                          ann_shapestr(t, s, sizeof s), i + 1);
+  return 0;
+}
+
+/* fills t in row-major order with lo + (hi - lo) * U[0,1) */
+static void fill_uniform(ann_Tensor *t, float lo, float hi) {
+  const int64_t *strides[1];
+  ann_Loop l;
+  float *base = ann_data(t), w = hi - lo;
+  strides[0] = t->stride;
+  ann_loop_init(&l, 1, t->ndim, t->shape, strides);
+  if (l.empty) return;
+  do {
+    float *x = base + l.off[0];
+    int64_t i;
+    for (i = 0; i < l.len; i++) {
+      float v = lo + w * rand_float();
+      if (v >= hi && hi > lo) v = nextafterf(hi, lo);  /* rounding: keep [lo,hi) */
+      x[i * l.step[0]] = v;
+    }
+  } while (ann_loop_next(&l));
+}
+
+static void fill_normal(ann_Tensor *t, float mean, float std) {
+  const int64_t *strides[1];
+  ann_Loop l;
+  float *base = ann_data(t);
+  strides[0] = t->stride;
+  ann_loop_init(&l, 1, t->ndim, t->shape, strides);
+  if (l.empty) return;
+  do {
+    float *x = base + l.off[0];
+    int64_t i;
+    for (i = 0; i < l.len; i++)
+      x[i * l.step[0]] = (float)(mean + (double)std * ann_rand_normal());
+  } while (ann_loop_next(&l));
+}
+
+int ann_uniform_(ann_Tensor *t, float lo, float hi) {
+  if (t == NULL) return ann_seterror("uniform_: no tensor");
+  if (!isfinite(lo) || !isfinite(hi) || !isfinite(hi - lo) || lo > hi)
+    return ann_seterror("uniform_: bad range [%g, %g)", lo, hi);
+  if (check_writable("uniform_", t) < 0) return -1;
+  fill_uniform(t, lo, hi);
+  return 0;
+}
+
+int ann_normal_(ann_Tensor *t, float mean, float std) {
+  if (t == NULL) return ann_seterror("normal_: no tensor");
+  if (!isfinite(mean) || !isfinite(std) || std < 0)
+    return ann_seterror("normal_: bad mean %g or std %g (std must be >= 0)",
+                        mean, std);
+  if (check_writable("normal_", t) < 0) return -1;
+  fill_normal(t, mean, std);
+  return 0;
+}
+
+ann_Tensor *ann_rand(int ndim, const int64_t *shape) {
+  ann_Tensor *t;
+  if (ndim > 0 && shape == NULL)
+    return ann_seterror("rand: no shape for %d dims", ndim), NULL;
+  t = ann_new(ndim, shape);
+  if (t) fill_uniform(t, 0.0f, 1.0f);
+  return t;
+}
+
+ann_Tensor *ann_randn(int ndim, const int64_t *shape) {
+  ann_Tensor *t;
+  if (ndim > 0 && shape == NULL)
+    return ann_seterror("randn: no shape for %d dims", ndim), NULL;
+  t = ann_new(ndim, shape);
+  if (t) fill_normal(t, 0.0f, 1.0f);
+  return t;
+}
