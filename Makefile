@@ -22,7 +22,7 @@ READLINE   ?= $(if $(wildcard /usr/include/readline/readline.h),1,0)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 LIBFLAG   ?= -shared
-LIBS      = -lm -ldl -lpthread
+LIBS      = -lz -lm -ldl -lpthread
 # kept apart from CFLAGS so that a CFLAGS given by LuaRocks or on the
 # command line does not drop them
 ANN_CFLAGS = $(CFLAGS) $(CPPFLAGS) -Wall -Wextra -std=c11 -fPIC \
@@ -118,7 +118,7 @@ $(B)/test/%: spec/c/%.c spec/c/test.h $(B)/lib/libannlua.a | $(DEPS_FIRST)
 	$(CC) $(ANN_CFLAGS) -o $@ $< $(B)/lib/libannlua.a $(LIBS)
 
 test: all $(CTEST_BIN)
-	@B=$(B) sh spec/run
+	@B=$(B) LUA=$(LUA) sh spec/run
 
 ctest: $(CTEST_BIN)
 	@for t in $(CTEST_BIN); do echo "== $$t"; $$t || exit 1; done

@@ -152,7 +152,8 @@ describe("annlua interpreter", function()
   end)
 
   it("REPL prints tensors through tostring", function()
-    local expected = annlua("-e 'io.write(tostring(ann.tensor{{1, 2}, {3, 4}}))'")
+    local expected =
+      annlua("-e 'io.write(tostring(ann.tensor{{1, 2}, {3, 4}}))'")
     assert.is_true(#expected > 0)
     local out, err, code = annlua("-i", "ann.tensor{{1, 2}, {3, 4}}\n")
     assert.are.equal(0, code, err)
@@ -188,8 +189,8 @@ print("not reached")
     local out, err, code = annlua(shell_quote(script))
     assert.are.equal(1, code)
     assert.are.equal("", out)
-    assert.truthy(err:find(script .. ":2: unexpected symbol near '='", 1, true),
-                  err)
+    local msg = script .. ":2: unexpected symbol near '='"
+    assert.truthy(err:find(msg, 1, true), err)
   end)
 
   it("exits with os.exit's code", function()

@@ -585,3 +585,52 @@ describe("reductions", function()
     fails(function() return x:sum("a") end, "bad argument")
   end)
 end)
+
+describe("reductions with keepdim and no dim", function()
+  it("keep every dim as size 1, as PyTorch's dim=None", function()
+    local m = ann.tensor{{1, 5, 3}, {4, 2, 6}}
+    local r = m:sum(nil, true)
+    assert.are.same({1, 1}, r:shape())
+    same(r, {{21}})
+    same(m:mean(nil, true), {{3.5}})
+    same(m:argmax(nil, true), {{6}})
+    same(m:max(nil, true), {{6}})
+  end)
+end)
+
+-- the bindings call the recording ops, so results carry gradients; the
+-- autograd methods themselves are bound elsewhere
+local has_ag = ann.zeros(1).requires_grad ~= nil
+describe("autograd through the math bindings", function()
+  local test = has_ag and it or pending
+
+  test("records arithmetic, pow and reductions", function()
+    local x = ann.tensor{1, 2, 3}:requires_grad()
+    ;(x * x):sum():backward()
+    same(x.grad, {2, 4, 6})
+    -- d/dx mean((2 - x/2)^2) = -(2 - x/2) / 3
+    local z = ann.tensor{1, 2, 3}:requires_grad()
+    ;(2 - z / 2):pow(2):mean():backward()
+    same(z.grad, {-1.5 / 3, -1 / 3, -0.5 / 3})
+  end)
+
+  test("records mm and max", function()
+    local B = {{1, 2}, {3, 4}, {5, 6}}
+    local a = ann.tensor{{1, 0, 2}, {0, 1, 1}}:requires_grad()
+    a:mm(ann.tensor(B)):sum():backward()       -- d/dA_ik = sum_j B_kj
+    same(a.grad, {{3, 7, 11}, {3, 7, 11}})
+    local m = ann.tensor{{1, 5, 3}, {4, 2, 6}}:requires_grad()
+    local v = m:max(2)
+    v:sum():backward()
+    same(m.grad, {{0, 1, 0}, {0, 0, 1}})
+  end)
+
+  test("refuses in-place changes to a tensor that requires grad", function()
+    local x = ann.tensor{1, 2}:requires_grad()
+    fails(function() x:add_(1) end, "add_", "requires grad")
+    fails(function() x:fill(0) end, "fill", "requires grad")
+    fails(function() x:relu_() end, "relu", "requires grad")
+    ann.no_grad(function() x:mul_(3) end)      -- as an optimiser step does
+    same(x, {3, 6})
+  end)
+end)

@@ -288,6 +288,15 @@ ann_Tensor *ann_cross_entropy(ann_Tensor *logits, ann_Tensor *target,
                               ann_Reduction r);
 ann_Tensor *ann_nll_loss(ann_Tensor *logp, ann_Tensor *target, ann_Reduction r);
 ann_Tensor *ann_one_hot(const ann_Tensor *labels, int64_t n); /* 1-based */
+/* Rosenblatt's rule on x [N,n], y [N] (0/1), updating w [n] and b [1] in
+** place (ann_perceptron.c); the 1-based epoch with no mistakes, 0 if none
+** within max_epochs, -1 on error */
+int ann_perceptron_fit(ann_Tensor *w, ann_Tensor *b, const ann_Tensor *x,
+                       const ann_Tensor *y, int max_epochs, float lr);
+
+/* ---- files (ann_idx.c, ...): NULL and an error naming the file and the
+** place on failure ------------------------------------------------------- */
+ann_Tensor *ann_idx_read(const char *path);  /* IDX, raw or gzip; values as floats */
 
 /* ---- optimisers (ann_optim.c): one call updates a whole parameter list;
 ** state tensors are the caller's (same shapes as the params), so they can

@@ -291,10 +291,16 @@ static int accumulate(ann_Tensor *t, ann_Tensor *s) {
   return 0;
 }
 
+/* g may be a caller's header on the stack: keep no reference to it */
 int ann_ag_accumulate(ann_Tensor *t, const ann_Tensor *g) {
   ann_Tensor *s;
   if (t == NULL || !t->requires_grad) return 0;
   if ((s = ann_sum_to(g, t->ndim, t->shape)) == NULL) return -1;
+  if (s == g && t->node != NULL && t->grad == NULL) {
+    ann_release(s);
+    if ((s = ann_zeros(t->ndim, t->shape)) == NULL) return -1;
+    ann_ag_addto(s, g);
+  }
   return accumulate(t, s);
 }
 
@@ -433,6 +439,8 @@ int ann_backward(ann_Tensor *root, const ann_Tensor *grad) {
     if (st == 0 && g && nd->backward(nd, t, g) != 0) st = -1;
     ann_release(g);
     if (st == 0) node_release_graph(nd);
+    ann_release(t);                   /* no later step needs it */
+    w.order[k] = NULL;
   }
 done:
   for (k = 0; k < w.no; k++) ann_release(w.order[k]);

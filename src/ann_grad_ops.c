@@ -84,6 +84,12 @@ static ann_Tensor *gmap(int k, const ann_Tensor *g, const ann_Tensor *x,
   return r;
 }
 
+/* hands t the engine's gradient g as is (g is on the heap: t may keep it) */
+static int pass(ann_Tensor *t, const ann_Tensor *g) {
+  if (t == NULL || !t->requires_grad) return 0;
+  return ann_ag_take(t, ann_retain((ann_Tensor *)g));
+}
+
 /* gives t the gradient k(g, x, y), unless t wants none */
 static int grad_to(ann_Tensor *t, int k, const ann_Tensor *g,
                    const ann_Tensor *x, const ann_Tensor *y, float s0,
@@ -98,9 +104,9 @@ static int bw_binary(ann_Node *nd, ann_Tensor *out, const ann_Tensor *g) {
   ann_Tensor *a = nd->inputs[0], *b = nd->inputs[1];
   switch ((ann_BinOp)nd->ip[0]) {
     case ANN_ADD:
-      return ann_ag_accumulate(a, g) || ann_ag_accumulate(b, g) ? -1 : 0;
+      return pass(a, g) || pass(b, g) ? -1 : 0;
     case ANN_SUB:
-      return ann_ag_accumulate(a, g) || grad_to(b, K_NEG, g, 0, 0, 0, 0)
+      return pass(a, g) || grad_to(b, K_NEG, g, 0, 0, 0, 0)
              ? -1 : 0;
     case ANN_MUL:
       return grad_to(a, K_MUL, g, b, 0, 0, 0)
@@ -137,9 +143,9 @@ static int bw_binary_scalar(ann_Node *nd, ann_Tensor *out,
   float s = (float)nd->p[0];
   int first = (int)nd->ip[1];
   switch ((ann_BinOp)nd->ip[0]) {
-    case ANN_ADD: return ann_ag_accumulate(a, g);
+    case ANN_ADD: return pass(a, g);
     case ANN_SUB:
-      return first ? grad_to(a, K_NEG, g, 0, 0, 0, 0) : ann_ag_accumulate(a, g);
+      return first ? grad_to(a, K_NEG, g, 0, 0, 0, 0) : pass(a, g);
     case ANN_MUL: return grad_to(a, K_SCALE, g, 0, 0, s, 0);
     case ANN_DIV:            /* d(s/a) = -s/a^2 = -out/a */
       return first ? grad_to(a, K_DIVB, g, out, a, 0, 0)
@@ -263,7 +269,7 @@ fail:
   return -1;
 }
 
-/* the dim as the raw op took it, normalised; -1 for a 0-dim tensor */
+/* the raw op checked d; a negative d (from the end) is made 0-based */
 static int normdim(const ann_Tensor *t, int d) {
   if (d < 0) d += t->ndim;
   return d;

@@ -6,6 +6,12 @@
 
 #include "ann_impl.h"
 
+/* hands t the engine's gradient g as is (g is on the heap: t may keep it) */
+static int pass(ann_Tensor *t, const ann_Tensor *g) {
+  if (t == NULL || !t->requires_grad) return 0;
+  return ann_ag_take(t, ann_retain((ann_Tensor *)g));
+}
+
 /* does an op whose result is out need a node?  Not when the raw op handed
 ** back an input itself (contiguous of a contiguous tensor). */
 static int needs(ann_Tensor *out, int n, ann_Tensor *const *in) {
@@ -40,7 +46,7 @@ static int bw_reshape(ann_Node *nd, ann_Tensor *out, const ann_Tensor *g) {
 /* expand, clone, contiguous: the gradient as is (summed over expansion) */
 static int bw_same(ann_Node *nd, ann_Tensor *out, const ann_Tensor *g) {
   (void)out;
-  return ann_ag_accumulate(nd->inputs[0], g);
+  return pass(nd->inputs[0], g);
 }
 
 ann_Tensor *ann_ag_view(ann_Tensor *t, int ndim, const int64_t *shape) {

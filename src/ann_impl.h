@@ -23,7 +23,8 @@ ann_Tensor *ann_ag_contig(const ann_Tensor *t);
 /* a new header on t's storage with the given offset, shape and strides */
 ann_Tensor *ann_ag_restride(const ann_Tensor *t, int64_t offset, int ndim,
                             const int64_t *shape, const int64_t *stride);
-/* ann_ag_accumulate that consumes g (may keep it as t's grad, no copy) */
+/* ann_ag_accumulate that consumes g, a tensor on the heap, and may keep
+** it as t's grad without a copy */
 int ann_ag_take(ann_Tensor *t, ann_Tensor *g);
 /* dst += src, src broadcast to dst's shape */
 void ann_ag_addto(ann_Tensor *dst, const ann_Tensor *src);

@@ -27,14 +27,18 @@ static void fill_rows(ann_Tensor *y, const ann_Tensor *b) {
   for (i = 1; i < n; i++) memcpy(yp + i * m, yp, (size_t)m * sizeof(float));
 }
 
-/* db[j] = sum over rows of g[i,j], g any 2-d view */
+/* db[j] = sum over rows of g[i,j], g any 2-d view; dense rows are added
+** with the SIMD kernel */
 static void sum_rows(const ann_Tensor *g, float *db) {
   int64_t n = g->shape[0], m = g->shape[1], i, j;
   int64_t s0 = g->stride[0], s1 = g->stride[1];
   const float *gp = ann_data(g);
-  for (j = 0; j < m; j++) db[j] = 0;
-  for (i = 0; i < n; i++)
-    for (j = 0; j < m; j++) db[j] += gp[i * s0 + j * s1];
+  ann_KBin add = ann_kernels()->vv[ANN_ADD];
+  memset(db, 0, (size_t)m * sizeof(float));
+  for (i = 0; i < n; i++) {
+    if (s1 == 1) add(m, db, gp + i * s0, db);
+    else for (j = 0; j < m; j++) db[j] += gp[i * s0 + j * s1];
+  }
 }
 
 static int check_linear(const ann_Tensor *x, const ann_Tensor *w,

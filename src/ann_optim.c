@@ -6,6 +6,7 @@
 ** error leaves params and state as they were.
 */
 #include <math.h>
+#include <string.h>
 
 #include "ann_impl.h"
 
@@ -67,36 +68,91 @@ static int check_opts(const char *op, const ann_OptimOpts *o) {
   return 0;
 }
 
+/*
+** The kernels work on blocks of BLK floats: loops with a fixed trip count,
+** which gcc vectorises even at -O2, and sqrt from the SIMD table (libm's
+** sqrtf keeps loops scalar for errno's sake).  A last, partial block runs
+** on zero-padded copies.  Block functions share one signature: the param,
+** its grad and up to two state arrays (NULL if unused).
+*/
+#define BLK 256
+
+typedef struct Coef {        /* one step's constants */
+  float lr, wd, mu, damp;    /* SGD, RMSprop */
+  float nd, nb;              /* SGD: step = nd d + nb buf (Nesterov: 1, mu) */
+  float b1, b2, keep, step, rbc2, eps, alpha;   /* Adam, RMSprop */
+  ann_KUn sqrt;
+} Coef;
+
+typedef void (*BlockFn)(float *restrict p, const float *restrict g,
+                        float *restrict s1, float *restrict s2,
+                        const Coef *c);
+
+static void pad(float *dst, const float *src, int64_t r) {
+  memcpy(dst, src, (size_t)r * sizeof(float));
+  memset(dst + r, 0, (size_t)(BLK - r) * sizeof(float));
+}
+
+static void run_blocks(BlockFn f, float *p, const float *g, float *s1,
+                       float *s2, int64_t n, const Coef *c) {
+  float tp[BLK], tg[BLK], t1[BLK], t2[BLK];
+  int64_t i, r;
+  for (i = 0; i + BLK <= n; i += BLK)
+    f(p + i, g + i, s1 ? s1 + i : NULL, s2 ? s2 + i : NULL, c);
+  if ((r = n - i) == 0) return;
+  pad(tp, p + i, r); pad(tg, g + i, r);
+  if (s1) pad(t1, s1 + i, r);
+  if (s2) pad(t2, s2 + i, r);
+  f(tp, tg, s1 ? t1 : NULL, s2 ? t2 : NULL, c);
+  memcpy(p + i, tp, (size_t)r * sizeof(float));
+  if (s1) memcpy(s1 + i, t1, (size_t)r * sizeof(float));
+  if (s2) memcpy(s2 + i, t2, (size_t)r * sizeof(float));
+}
+
 /* ---- SGD --------------------------------------------------------------- */
 
 /* d = g + wd p; with momentum, buf = d on the first step (as PyTorch,
 ** which creates the buffer then; the old contents are not read), else
 ** momentum buf + (1 - dampening) d; the step is buf, or d + momentum buf
 ** with Nesterov */
-static void sgd_kernel(float *restrict p, const float *restrict g,
-                       float *restrict buf, int64_t n, const ann_OptimOpts *o,
-                       int first) {
-  float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
-  float damp = 1.0f - o->dampening, nest = o->nesterov ? 1.0f : 0.0f;
-  int64_t i;
-  if (mu == 0)
-    for (i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
-  else if (first)
-    for (i = 0; i < n; i++) {
-      float d = g[i] + wd * p[i];
-      buf[i] = d;
-      p[i] -= lr * (nest * d + (1.0f + nest * (mu - 1.0f)) * d);
-    }
-  else
-    for (i = 0; i < n; i++) {
-      float d = g[i] + wd * p[i], b = mu * buf[i] + damp * d;
-      buf[i] = b;
-      p[i] -= lr * (nest * d + (1.0f + nest * (mu - 1.0f)) * b);
-    }
+static void sgd_plain(float *restrict p, const float *restrict g,
+                      float *restrict s1, float *restrict s2, const Coef *c) {
+  float lr = c->lr, wd = c->wd;
+  int i;
+  (void)s1; (void)s2;
+  for (i = 0; i < BLK; i++) p[i] -= lr * (g[i] + wd * p[i]);
+}
+
+static void sgd_first(float *restrict p, const float *restrict g,
+                      float *restrict buf, float *restrict s2, const Coef *c) {
+  float lr = c->lr, wd = c->wd, nd = c->nd, nb = c->nb;
+  int i;
+  (void)s2;
+  for (i = 0; i < BLK; i++) {
+    float d = g[i] + wd * p[i];
+    buf[i] = d;
+    p[i] -= lr * (nd * d + nb * d);
+  }
+}
+
+static void sgd_momentum(float *restrict p, const float *restrict g,
+                         float *restrict buf, float *restrict s2,
+                         const Coef *c) {
+  float lr = c->lr, wd = c->wd, mu = c->mu, damp = c->damp;
+  float nd = c->nd, nb = c->nb;
+  int i;
+  (void)s2;
+  for (i = 0; i < BLK; i++) {
+    float d = g[i] + wd * p[i], b = mu * buf[i] + damp * d;
+    buf[i] = b;
+    p[i] -= lr * (nd * d + nb * b);
+  }
 }
 
 int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
                  const ann_OptimOpts *o) {
+  BlockFn f;
+  Coef c;
   int i;
   if (check_opts("sgd", o) != 0) return -1;
   if (!(o->momentum >= 0))
@@ -110,11 +166,18 @@ int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
   else
     for (i = 0; i < n; i++)
       if (check_param("sgd", n, params, i) < 0) return -1;
-  for (i = 0; i < n; i++)       /* o->step 1 marks the first step */
+  memset(&c, 0, sizeof c);
+  c.lr = o->lr; c.wd = o->weight_decay; c.mu = o->momentum;
+  c.damp = 1.0f - o->dampening;
+  c.nd = o->nesterov ? 1.0f : 0.0f;
+  c.nb = o->nesterov ? o->momentum : 1.0f;
+  /* o->step 1 marks the first step */
+  f = o->momentum == 0 ? sgd_plain : o->step == 1 ? sgd_first : sgd_momentum;
+  for (i = 0; i < n; i++)
     if (params[i]->grad)
-      sgd_kernel(ann_data(params[i]), ann_data(params[i]->grad),
-                 o->momentum != 0 ? ann_data(momentum[i]) : NULL,
-                 ann_numel(params[i]), o, o->step == 1);
+      run_blocks(f, ann_data(params[i]), ann_data(params[i]->grad),
+                 o->momentum != 0 ? ann_data(momentum[i]) : NULL, NULL,
+                 ann_numel(params[i]), &c);
   return 0;
 }
 
@@ -123,27 +186,25 @@ int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
 /* m, v: moving averages of g and g^2; the step is lr m^ / (sqrt(v^) +
 ** eps) with m^, v^ bias-corrected by 1 - beta^t.  Weight decay is L2
 ** (added to g) for Adam, decoupled (p *= 1 - lr wd) for AdamW. */
-static void adam_kernel(float *restrict p, const float *restrict g,
-                        float *restrict m, float *restrict v, int64_t n,
-                        const ann_OptimOpts *o) {
-  float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-  float l2 = o->decoupled ? 0.0f : o->weight_decay;
-  float keep = o->decoupled ? 1.0f - o->lr * o->weight_decay : 1.0f;
-  float step = (float)(o->lr / (1.0 - pow(b1, (double)o->step)));
-  float rbc2 = (float)(1.0 / sqrt(1.0 - pow(b2, (double)o->step)));
-  int64_t i;
-  for (i = 0; i < n; i++) {
+static void adam_block(float *restrict p, const float *restrict g,
+                       float *restrict m, float *restrict v, const Coef *c) {
+  float b1 = c->b1, b2 = c->b2, l2 = c->wd, keep = c->keep;
+  float step = c->step, rbc2 = c->rbc2, eps = c->eps, sv[BLK];
+  int i;
+  for (i = 0; i < BLK; i++) {
     float gi = g[i] + l2 * p[i];
-    float mi = b1 * m[i] + (1.0f - b1) * gi;
-    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi; v[i] = vi;
-    p[i] = p[i] * keep - step * mi / (sqrtf(vi) * rbc2 + eps);
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
   }
+  c->sqrt(BLK, v, sv);
+  for (i = 0; i < BLK; i++)
+    p[i] = p[i] * keep - step * m[i] / (sv[i] * rbc2 + eps);
 }
 
 int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
                   ann_Tensor *const *v, const ann_OptimOpts *o) {
   const char *op = o && o->decoupled ? "adamw" : "adam";
+  Coef c;
   int i;
   if (check_opts(op, o) != 0) return -1;
   if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
@@ -155,10 +216,17 @@ int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
                         (long long)o->step);
   if (check_state(op, "m", n, params, m) != 0
       || check_state(op, "v", n, params, v) != 0) return -1;
+  memset(&c, 0, sizeof c);
+  c.b1 = o->beta1; c.b2 = o->beta2; c.eps = o->eps;
+  c.wd = o->decoupled ? 0.0f : o->weight_decay;
+  c.keep = o->decoupled ? 1.0f - o->lr * o->weight_decay : 1.0f;
+  c.step = (float)(o->lr / (1.0 - pow(o->beta1, (double)o->step)));
+  c.rbc2 = (float)(1.0 / sqrt(1.0 - pow(o->beta2, (double)o->step)));
+  c.sqrt = ann_kernels()->un[ANN_SQRT];
   for (i = 0; i < n; i++)
     if (params[i]->grad)
-      adam_kernel(ann_data(params[i]), ann_data(params[i]->grad),
-                  ann_data(m[i]), ann_data(v[i]), ann_numel(params[i]), o);
+      run_blocks(adam_block, ann_data(params[i]), ann_data(params[i]->grad),
+                 ann_data(m[i]), ann_data(v[i]), ann_numel(params[i]), &c);
   return 0;
 }
 
@@ -166,24 +234,30 @@ int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
 
 /* sq = alpha sq + (1 - alpha) g^2; the step is lr g / (sqrt(sq) + eps),
 ** or with momentum lr buf where buf = momentum buf + g / (sqrt(sq) + eps) */
-static void rmsprop_kernel(float *restrict p, const float *restrict g,
-                           float *restrict sq, float *restrict buf,
-                           int64_t n, const ann_OptimOpts *o) {
-  float a = o->alpha, lr = o->lr, wd = o->weight_decay, eps = o->eps;
-  float mu = o->momentum;
-  int64_t i;
-  for (i = 0; i < n; i++) {
+static void rmsprop_block(float *restrict p, const float *restrict g,
+                          float *restrict sq, float *restrict buf,
+                          const Coef *c) {
+  float a = c->alpha, lr = c->lr, wd = c->wd, eps = c->eps, mu = c->mu;
+  float gs[BLK], ss[BLK];
+  int i;
+  for (i = 0; i < BLK; i++) {
     float gi = g[i] + wd * p[i];
-    float s = a * sq[i] + (1.0f - a) * gi * gi;
-    float u = gi / (sqrtf(s) + eps);
-    sq[i] = s;
-    if (buf) u = buf[i] = mu * buf[i] + u;
-    p[i] -= lr * u;
+    gs[i] = gi;
+    sq[i] = a * sq[i] + (1.0f - a) * gi * gi;
   }
+  c->sqrt(BLK, sq, ss);
+  if (buf)
+    for (i = 0; i < BLK; i++) {
+      buf[i] = mu * buf[i] + gs[i] / (ss[i] + eps);
+      p[i] -= lr * buf[i];
+    }
+  else
+    for (i = 0; i < BLK; i++) p[i] -= lr * gs[i] / (ss[i] + eps);
 }
 
 int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,
                      ann_Tensor *const *buf, const ann_OptimOpts *o) {
+  Coef c;
   int i, mom;
   if (check_opts("rmsprop", o) != 0) return -1;
   if (!(o->alpha >= 0))
@@ -195,11 +269,15 @@ int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,
   if (check_state("rmsprop", "square average", n, params, sq) != 0
       || (mom && check_state("rmsprop", "momentum", n, params, buf) != 0))
     return -1;
+  memset(&c, 0, sizeof c);
+  c.alpha = o->alpha; c.lr = o->lr; c.wd = o->weight_decay;
+  c.eps = o->eps; c.mu = o->momentum;
+  c.sqrt = ann_kernels()->un[ANN_SQRT];
   for (i = 0; i < n; i++)
     if (params[i]->grad)
-      rmsprop_kernel(ann_data(params[i]), ann_data(params[i]->grad),
-                     ann_data(sq[i]), mom ? ann_data(buf[i]) : NULL,
-                     ann_numel(params[i]), o);
+      run_blocks(rmsprop_block, ann_data(params[i]),
+                 ann_data(params[i]->grad), ann_data(sq[i]),
+                 mom ? ann_data(buf[i]) : NULL, ann_numel(params[i]), &c);
   return 0;
 }
 

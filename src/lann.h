@@ -41,6 +41,8 @@ int lann_checkshape(lua_State *L, int i, int64_t *shape, const char *op);
 ** (at -1) */
 void lann_open_tensor(lua_State *L);   /* ltensor.c */
 void lann_open_math(lua_State *L);     /* lmath.c */
+void lann_open_nn(lua_State *L);       /* lnn.c */
+void lann_open_data(lua_State *L);     /* ldata.c */
 
 /* the tensor metamethods (ltensor.c), put in the metatable by lannlua.c;
 ** __index finds methods in its upvalue 1, the method table */

@@ -13,6 +13,8 @@ int luaopen_annlua_core(lua_State *L) {
   lua_newtable(L);                       /* module table */
   lann_open_tensor(L);
   lann_open_math(L);                     /* also adds __add etc. */
+  lann_open_nn(L);
+  lann_open_data(L);
   lua_pushvalue(L, -3);                  /* the metatable */
   lua_pushvalue(L, -3);                  /* __index and the rest get the */
   luaL_setfuncs(L, lann_tensor_meta, 1); /* method table as upvalue 1 */

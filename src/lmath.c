@@ -6,6 +6,7 @@
 ** error never leaks a tensor.
 */
 #include <math.h>
+#include <stdio.h>
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -88,7 +89,9 @@ static int unary(lua_State *L) {
 static int unary_(lua_State *L) {
   ann_UnOp op = (ann_UnOp)lua_tointeger(L, lua_upvalueindex(1));
   ann_Tensor *t = lann_checktensor(L, 1);
-  if (ann_check_inplace(t, ann_unop_name(op)) != 0) return lann_error(L);
+  char name[32];
+  snprintf(name, sizeof name, "%s_", ann_unop_name(op));
+  if (ann_check_inplace(t, name) != 0) return lann_error(L);
   return inplace(L, ann_unary_(op, t));
 }
 
@@ -167,7 +170,8 @@ static int m_clamp_(lua_State *L) {
 
 static int m_uniform_(lua_State *L) {
   ann_Tensor *t = checkself(L, "uniform_");
-  float lo = (float)luaL_optnumber(L, 2, 0), hi = (float)luaL_optnumber(L, 3, 1);
+  float lo = (float)luaL_optnumber(L, 2, 0);
+  float hi = (float)luaL_optnumber(L, 3, 1);
   return inplace(L, ann_uniform_(t, lo, hi));
 }
 
@@ -182,26 +186,41 @@ static int m_normal_(lua_State *L) {
 
 typedef ann_Tensor *(*Reduce)(ann_Tensor *, int, int);
 
-/* t:f([d [, keepdim]]): no d reduces the whole tensor to a 0-dim one, or
-** with keepdim to one of t's dims, all of size 1 (as PyTorch's dim=None) */
-static int reduce(lua_State *L, Reduce f, const char *op) {
-  ann_Tensor *t = lann_checktensor(L, 1), **p, *v;
-  int d = optdim(L, 2, t, op), keepdim = lua_toboolean(L, 3), i;
+/*
+** Finishes a reduction in slot p.  A whole-tensor result is 0-dim; with
+** keepdim it becomes one of t's dims, all of size 1, as PyTorch's dim=None.
+*/
+static int reduced(lua_State *L, ann_Tensor **p, const ann_Tensor *t,
+                   int d, int keepdim) {
   int64_t ones[ANN_MAXDIM];
-  for (i = 0; i < ANN_MAXDIM; i++) ones[i] = 1;
-  p = lann_newslot(L);
-  *p = f(t, d, keepdim);
+  ann_Tensor *v;
+  int i;
   if (*p == NULL || d >= 0 || !keepdim || t->ndim == 0) return result(L, *p);
+  for (i = 0; i < t->ndim; i++) ones[i] = 1;
   v = ann_ag_view(*p, t->ndim, ones);
-  if (v == NULL) return lann_error(L);   /* the slot frees the sum */
+  if (v == NULL) return lann_error(L);   /* the slot still frees *p */
   ann_release(*p);
   *p = v;
   return result(L, v);
 }
 
+/* t:f([d [, keepdim]]): no d reduces the whole tensor */
+static int reduce(lua_State *L, Reduce f, const char *op) {
+  ann_Tensor *t = lann_checktensor(L, 1), **p;
+  int d = optdim(L, 2, t, op), keepdim = lua_toboolean(L, 3);
+  p = lann_newslot(L);
+  *p = f(t, d, keepdim);
+  return reduced(L, p, t, d, keepdim);
+}
+
 /* indices have no gradient: the raw ops, typed as Reduce */
-static ann_Tensor *argmax(ann_Tensor *t, int d, int k) { return ann_argmax(t, d, k); }
-static ann_Tensor *argmin(ann_Tensor *t, int d, int k) { return ann_argmin(t, d, k); }
+static ann_Tensor *argmax(ann_Tensor *t, int d, int k) {
+  return ann_argmax(t, d, k);
+}
+
+static ann_Tensor *argmin(ann_Tensor *t, int d, int k) {
+  return ann_argmin(t, d, k);
+}
 
 static int m_sum(lua_State *L) { return reduce(L, ann_ag_sum, "sum"); }
 static int m_mean(lua_State *L) { return reduce(L, ann_ag_mean, "mean"); }
@@ -220,7 +239,7 @@ static int m_norm(lua_State *L) {
 
 typedef ann_Tensor *(*Extreme)(ann_Tensor *, int, int, ann_Tensor **);
 
-/* t:max(): a 0-dim tensor; t:max(d [, keepdim]): values, indices */
+/* t:max(): one value (see reduced); t:max(d [, keepdim]): values, indices */
 static int extreme(lua_State *L, Extreme f, const char *op) {
   ann_Tensor *t = lann_checktensor(L, 1), **v, **ind;
   int d = optdim(L, 2, t, op), keepdim = lua_toboolean(L, 3);
@@ -228,7 +247,7 @@ static int extreme(lua_State *L, Extreme f, const char *op) {
   v = lann_newslot(L);
   if (d < 0) {
     *v = f(t, -1, 0, NULL);
-    return result(L, *v);
+    return reduced(L, v, t, d, keepdim);
   }
   ind = lann_newslot(L);
   *v = f(t, d, keepdim, &i);

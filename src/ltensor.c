@@ -7,6 +7,8 @@
 */
 #include <limits.h>
 
+#include <string.h>
+
 #include "lann.h"
 
 #define SHAPELEN (ANN_MAXDIM * 22 + 4)   /* room for ann_shapestr */
@@ -150,9 +152,15 @@ int lann_checkshape(lua_State *L, int i, int64_t *shape, const char *op) {
 static int t_index(lua_State *L) {
   ann_Tensor *t;
   int64_t i;
-  if (lua_type(L, 2) == LUA_TSTRING) {   /* method (upvalue 1) or nil; */
-    lua_pushvalue(L, 2);                 /* "grad" and "requires_grad" are */
-    lua_rawget(L, lua_upvalueindex(1));  /* kept for autograd: nil so far */
+  if (lua_type(L, 2) == LUA_TSTRING) {   /* t.grad, or a method (upvalue 1) */
+    if (strcmp(lua_tostring(L, 2), "grad") == 0) {
+      t = lann_checktensor(L, 1);
+      if (t->grad == NULL) lua_pushnil(L);
+      else lann_push(L, ann_retain(t->grad));
+      return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
     return 1;
   }
   t = lann_checktensor(L, 1);
@@ -172,12 +180,31 @@ static int t_index(lua_State *L) {
   }
 }
 
+/* t.grad = nil drops the gradient; t.grad = g sets it (a copy, which
+** must have t's shape), as PyTorch allows */
+static int setgrad(lua_State *L, ann_Tensor *t) {
+  ann_Tensor *g = NULL;
+  char s1[SHAPELEN], s2[SHAPELEN];
+  if (!lua_isnil(L, 3)) {
+    ann_Tensor *src = lann_checktensor(L, 3);
+    if (!ann_same_shape(src, t))
+      return luaL_error(L, "grad: gradient %s does not match tensor %s",
+                        shapestr(src, s1), shapestr(t, s2));
+    if ((g = ann_clone(src)) == NULL) return lann_error(L);
+  }
+  ann_release(t->grad);
+  t->grad = g;
+  return 0;
+}
+
 /* t[i] = v: an element of a 1-d tensor, or a row filled with a number or
 ** copied from a tensor (broadcast) */
 static int t_newindex(lua_State *L) {
   ann_Tensor *t = lann_checktensor(L, 1), *src = NULL, *row;
   int64_t i;
   int r;
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "grad") == 0)
+    return setgrad(L, t);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "newindex: cannot assign field '%s' of a tensor",
                       luaL_tolstring(L, 2, NULL));

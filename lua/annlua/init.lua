@@ -12,6 +12,10 @@ local core = require("annlua.core")
 
 local ann = {}
 for name, value in pairs(core) do ann[name] = value end
+-- functions written in Lua: no_grad, grad_check, and TensorFlow's names
+for _, part in ipairs{"annlua.autograd", "annlua.functional"} do
+  for name, value in pairs(require(part)) do ann[name] = value end
+end
 
 local submodules = { nn = true, optim = true, data = true }
 

@@ -241,6 +241,40 @@ static void test_ownership(void) {
   ann_release(y); ann_release(a);
 }
 
+/* an op written outside the core, as layers are: its backward hands
+** ann_ag_accumulate a header on its own stack, which must not be kept */
+static int twice_backward(ann_Node *nd, ann_Tensor *out, const ann_Tensor *g) {
+  ann_Tensor h = *g;
+  ann_Tensor *d = ann_binary_scalar(ANN_MUL, &h, 2, 0);
+  int st;
+  (void)out;
+  h = *d;
+  st = ann_ag_accumulate(nd->inputs[0], &h);
+  ann_release(d);
+  return st;
+}
+
+static ann_Tensor *twice(ann_Tensor *x) {
+  ann_Tensor *y = ann_binary_scalar(ANN_MUL, x, 2, 0);
+  if (y && ann_ag_needs(1, &x)
+      && ann_ag_attach(y, "twice", twice_backward, 1, &x) == NULL)
+    return NULL;
+  return y;
+}
+
+static void test_custom_op(void) {
+  ann_Tensor *a = leaf((float[]){1, 2}, 1, SH(2));
+  ann_Tensor *b = ann_ag_binary_scalar(ANN_ADD, a, 1, 0);  /* inner */
+  ann_Tensor *c = twice(b), *e = twice(b);                /* b used twice */
+  ann_Tensor *f = ann_ag_binary(ANN_MUL, c, e);           /* 4 b^2 */
+  ann_Tensor *y = ann_ag_sum(f, -1, 0);                   /* dy/da = 8 b */
+  CHECK(c->node && strcmp(c->node->name, "twice") == 0);
+  CHECK(ann_backward(y, NULL) == 0);
+  CHECK_NEAR(at(a->grad, 0), 16, 0); CHECK_NEAR(at(a->grad, 1), 24, 0);
+  ann_release(y); ann_release(f); ann_release(e); ann_release(c);
+  ann_release(b); ann_release(a);
+}
+
 int main(void) {
   int64_t live0 = ann_live_bytes();
   test_chain();
@@ -251,6 +285,7 @@ int main(void) {
   test_slices();
   test_sum_to();
   test_ownership();
+  test_custom_op();
   CHECK(ann_live_bytes() == live0);            /* nothing leaked */
   return test_report();
 }

@@ -243,12 +243,40 @@ static void test_clip(void) {
   ann_release(ps[0]); ann_release(ps[1]); ann_release(ps[2]);
 }
 
+/* long params run in blocks with a padded tail: every element still gets
+** its own update (sizes around the block length of 256) */
+static void test_long(void) {
+  static const int64_t sizes[] = {255, 256, 257, 600};
+  int k;
+  for (k = 0; k < 4; k++) {
+    int64_t n = sizes[k], i;
+    ann_Tensor *p = ann_zeros(1, &n), *m = ann_zeros(1, &n), *v = ann_zeros(1, &n);
+    ann_OptimOpts o = opts(0.01f);
+    int ok = 1;
+    p->grad = ann_randn(1, &n);
+    for (i = 0; i < n; i++) ann_data(p)[i] = (float)i;
+    CHECK(ann_adam_step(1, &p, &m, &v, &o) == 0);
+    for (i = 0; i < n; i++) {
+      float g = ann_data(p->grad)[i];
+      ok &= fabs(ann_data(p)[i] - (i - 0.01 * (g > 0 ? 1 : -1))) < 1e-4 * (1 + i);
+    }
+    CHECK(ok);
+    for (i = 0; i < n; i++) ann_data(p)[i] = 1;
+    CHECK(ann_sgd_step(1, &p, NULL, &o) == 0);
+    for (i = 0, ok = 1; i < n; i++)
+      ok &= fabs(ann_data(p)[i] - (1 - 0.01 * ann_data(p->grad)[i])) < 1e-6;
+    CHECK(ok);
+    ann_release(p); ann_release(m); ann_release(v);
+  }
+}
+
 int main(void) {
   test_sgd();
   test_adam();
   test_rmsprop();
   test_lists();
   test_clip();
+  test_long();
   CHECK(ann_live_bytes() == 0);
   return test_report();
 }
