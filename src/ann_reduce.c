@@ -76,6 +76,8 @@ static void sumloop(const ann_Tensor *t, const Red *r, double *acc,
         double v = x[i * sx] - mean[o + i * so];
         acc[o + i * so] += v * v;
       }
+    else if (so == 1 && sx == 1)   /* across d: unit steps vectorise */
+      for (i = 0; i < n; i++) acc[o + i] += x[i];
     else
       for (i = 0; i < n; i++) acc[o + i * so] += x[i * sx];
   } while (ann_loop_next(&l));
