@@ -58,6 +58,26 @@ int main(void) {
            levels[lv], 12.0 * n / t1 / 1e9, 12.0 * n / t2 / 1e9,
            8.0 * n / t3 / 1e9, 8.0 * n / t4 / 1e9);
   }
+  {  /* what a new 64 MB tensor costs before any arithmetic: the pages
+     ** are faulted in and zeroed by the OS on first write */
+    double t;
+    MEDIAN(t, { ann_Tensor *f = ann_empty(1, &n);
+                ann_fill_(f, 1); ann_release(f); });
+    printf("new 16M-float tensor + first fill: %.1f ms (fill alone: ", t * 1e3);
+    MEDIAN(t, ann_fill_(y, 1));
+    printf("%.1f ms)\n", t * 1e3);
+  }
+  {  /* [64,256] + [256], the bias add of a layer: rows through the kernel */
+    int64_t s2[2] = {64, 256}, s1[1] = {256};
+    ann_Tensor *x = ann_full(2, s2, 1), *r = ann_full(1, s1, 2);
+    double t;
+    int j;
+    if (ann_simd_use(levels[0]) < 0) ann_simd_use(levels[1]);
+    MEDIAN(t, for (j = 0; j < 1000; j++) ann_release(ann_binary(ANN_ADD, x, r)));
+    printf("[64,256] + [256] (%s): %.2f us per op\n", ann_simd_level(),
+           t / 1000 * 1e6);
+    ann_release(x); ann_release(r);
+  }
   ann_release(a); ann_release(b); ann_release(y);
   return 0;
 }

@@ -92,6 +92,8 @@ ann_Tensor *ann_rand(int ndim, const int64_t *shape);     /* U[0,1) */
 ann_Tensor *ann_randn(int ndim, const int64_t *shape);    /* N(0,1) */
 int ann_uniform_(ann_Tensor *t, float lo, float hi);
 int ann_normal_(ann_Tensor *t, float mean, float std);
+/* 1..n shuffled (floats); seed NULL: the global stream, else its own */
+ann_Tensor *ann_randperm(int64_t n, const uint64_t *seed);
 
 /* ---- element access (ann_tensor.c); idx has t->ndim 0-based entries ---- */
 int ann_get(const ann_Tensor *t, const int64_t *idx, float *v);

@@ -59,24 +59,63 @@ static uint64_t rotl(uint64_t x, int k) {
   return (x << k) | (x >> (64 - k));
 }
 
-void ann_manual_seed(uint64_t seed) {
+static void seed_state(uint64_t s[4], uint64_t seed) {
   int i;
-  for (i = 0; i < 4; i++) state[i] = splitmix64(&seed);
+  for (i = 0; i < 4; i++) s[i] = splitmix64(&seed);
+}
+
+static uint64_t next(uint64_t s[4]) {
+  uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return out;
+}
+
+void ann_manual_seed(uint64_t seed) {
+  seed_state(state, seed);
   seeded = 1;
 }
 
 uint64_t ann_rand_u64(void) {
-  uint64_t out, t;
   if (!seeded) ann_manual_seed(ANN_DEFAULT_SEED);
-  out = rotl(state[1] * 5, 7) * 9;
-  t = state[1] << 17;
-  state[2] ^= state[0];
-  state[3] ^= state[1];
-  state[1] ^= state[2];
-  state[0] ^= state[3];
-  state[2] ^= t;
-  state[3] = rotl(state[3], 45);
-  return out;
+  return next(state);
+}
+
+/* uniform integer in [0, n), unbiased: outputs in the short last block
+** of 2^64 mod n are drawn again */
+static uint64_t below(uint64_t s[4], uint64_t n) {
+  uint64_t limit = -n % n, r;
+  do r = s ? next(s) : ann_rand_u64(); while (r < limit);
+  return r % n;
+}
+
+/*
+** A random permutation of 1..n (1-based, as index tensors are) by
+** Fisher-Yates from the last position down.  With seed != NULL it uses a
+** generator of its own seeded with *seed, leaving the global stream alone
+** (a data loader's shuffling then does not shift a model's initialisation).
+*/
+ann_Tensor *ann_randperm(int64_t n, const uint64_t *seed) {
+  uint64_t local[4];
+  ann_Tensor *t;
+  float *p;
+  int64_t i;
+  if (n < 0 || n > (1 << 24))
+    return ann_seterror("randperm: n = %lld out of range 0..2^24 (indices "
+                        "are exact floats)", (long long)n), NULL;
+  if ((t = ann_new(1, &n)) == NULL) return NULL;
+  if (seed) seed_state(local, *seed);
+  p = t->st->data;
+  for (i = 0; i < n; i++) p[i] = (float)(i + 1);
+  for (i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)below(seed ? local : NULL, (uint64_t)i + 1);
+    float tmp = p[i]; p[i] = p[j]; p[j] = tmp;
+  }
+  return t;
 }
 
 double ann_rand_uniform(void) {

@@ -3,7 +3,18 @@
 ** Builds the tensor metatable once and the module table that
 ** lua/annlua/init.lua turns into `ann`.
 */
+#include <time.h>
+
 #include "lann.h"
+
+/* ann.clock(): seconds of a monotonic wall clock, for progress and
+** samples/s (os.clock counts CPU time of all threads) */
+static int l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec * 1e-9);
+  return 1;
+}
 
 int luaopen_annlua_core(lua_State *L) {
   if (ann_init() < 0) return lann_error(L);
@@ -21,6 +32,8 @@ int luaopen_annlua_core(lua_State *L) {
   lua_pop(L, 1);
   lua_pushvalue(L, -2);
   lua_setfield(L, -2, "Tensor");         /* ann.Tensor: the method table */
+  lua_pushcfunction(L, l_clock);
+  lua_setfield(L, -2, "clock");
   lua_pushliteral(L, "annlua " ANN_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -435,6 +435,18 @@ static int l_randn(lua_State *L) {
   return slotdone(L, p);
 }
 
+/* ann.randperm(n [, seed]): 1..n shuffled; with a seed, from a generator
+** of its own (the global stream is left alone) */
+static int l_randperm(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  uint64_t seed;
+  ann_Tensor **p;
+  if (!lua_isnoneornil(L, 2)) seed = (uint64_t)luaL_checkinteger(L, 2);
+  p = lann_newslot(L);
+  *p = ann_randperm((int64_t)n, lua_isnoneornil(L, 2) ? NULL : &seed);
+  return slotdone(L, p);
+}
+
 static int l_manual_seed(lua_State *L) {
   ann_manual_seed((uint64_t)luaL_checkinteger(L, 1));
   return 0;
@@ -798,7 +810,7 @@ static const luaL_Reg functions[] = {
   {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones},
   {"full", l_full}, {"eye", l_eye}, {"arange", l_arange},
   {"linspace", l_linspace}, {"rand", l_rand}, {"randn", l_randn},
-  {"manual_seed", l_manual_seed}, {"is_tensor", l_is_tensor},
+  {"manual_seed", l_manual_seed}, {"randperm", l_randperm}, {"is_tensor", l_is_tensor},
   {"cat", l_cat}, {"stack", l_stack},
   {NULL, NULL}
 };
