@@ -22,7 +22,7 @@ READLINE   ?= $(if $(wildcard /usr/include/readline/readline.h),1,0)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 LIBFLAG   ?= -shared
-LIBS      = -lz -lm -ldl -lpthread
+LIBS      = -lpng -lz -lm -ldl -lpthread
 # kept apart from CFLAGS so that a CFLAGS given by LuaRocks or on the
 # command line does not drop them
 ANN_CFLAGS = $(CFLAGS) $(CPPFLAGS) -Wall -Wextra -std=c11 -fPIC \

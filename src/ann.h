@@ -300,6 +300,35 @@ int ann_perceptron_fit(ann_Tensor *w, ann_Tensor *b, const ann_Tensor *x,
 ** place on failure ------------------------------------------------------- */
 ann_Tensor *ann_idx_read(const char *path);  /* IDX, raw or gzip; values as floats */
 
+/* CSV, raw or gzip (ann_csv.c).  Errors name the place: "f.csv:17:3:
+** "abc" is not a number" (line and field, 1-based). */
+typedef struct ann_CsvOpts {
+  int header;              /* 1: first line is a header; 0: none; -1: detect */
+  int has_label;           /* 0: no label column, x alone */
+  int label;               /* 0-based column; negative from the end (-1: last) */
+  const char *label_name;  /* if set, the label is the column of this name */
+  int classes;             /* label values -> classes 1..n; else float target */
+  char delimiter;          /* 0 means ',' */
+} ann_CsvOpts;
+typedef struct ann_Csv {
+  ann_Tensor *x;           /* [N,F] */
+  ann_Tensor *y;           /* [N] (classes 1..n or targets); NULL, no label */
+  int header;              /* 1 if the file had a header line */
+  int nclasses;            /* with classes: the distinct label values, sorted */
+  int numeric;             /* ... all numbers (sorted numerically: values) */
+  double *values;          /* [nclasses] when numeric, else NULL */
+  char **names;            /* [nclasses] their text (strings sorted bytewise) */
+} ann_Csv;
+void ann_csv_defaults(ann_CsvOpts *o);       /* detect, last column, ',' */
+int ann_csv_read(const char *path, const ann_CsvOpts *o, ann_Csv *out);
+void ann_csv_free(ann_Csv *c);               /* releases and zeroes *c */
+
+/* NumPy .npy (ann_npy.c): versions 1-3, C order, f4/f8/i1-i8/u1-u8/b1
+** either endian, read as float32; written as '<f4' version 1.0 through a
+** temporary file renamed over path */
+ann_Tensor *ann_npy_load(const char *path);
+int ann_npy_save(const ann_Tensor *t, const char *path);
+
 /* ---- optimisers (ann_optim.c): one call updates a whole parameter list;
 ** state tensors are the caller's (same shapes as the params), so they can
 ** be saved; a param whose grad is NULL is skipped, as in PyTorch -------- */

@@ -15,6 +15,9 @@ ann_Tensor *ann_new_view(const ann_Tensor *t);
 void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 /* checks 0 <= d < ndim, else sets "op: dim d out of range for [..]" */
 int ann_checkdim(const char *op, const ann_Tensor *t, int d);
+/* reads a whole file, raw or gzip, into *buf (malloc'd, with a NUL after
+** the *len bytes); 0, or -1 and an error naming the file (ann_csv.c) */
+int ann_readfile(const char *path, char **buf, size_t *len);
 /* ---- autograd internals (ann_autograd.c), shared by ann_grad_*.c ----- */
 /* frees a tensor's graph node; long chains are freed without deep recursion */
 void ann_node_free(struct ann_Node *n);

@@ -4,8 +4,15 @@
 ** lua/annlua/init.lua turns into `ann`.
 */
 #include <time.h>
+#include <unistd.h>
 
 #include "lann.h"
+
+/* core.isatty(fd): is file descriptor fd (1 = stdout) a terminal? */
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
 
 /* ann.clock(): seconds of a monotonic wall clock, for progress and
 ** samples/s (os.clock counts CPU time of all threads) */
@@ -34,6 +41,8 @@ int luaopen_annlua_core(lua_State *L) {
   lua_setfield(L, -2, "Tensor");         /* ann.Tensor: the method table */
   lua_pushcfunction(L, l_clock);
   lua_setfield(L, -2, "clock");
+  lua_pushcfunction(L, l_isatty);
+  lua_setfield(L, -2, "isatty");
   lua_pushliteral(L, "annlua " ANN_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

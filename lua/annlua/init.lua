@@ -17,7 +17,12 @@ for _, part in ipairs{"annlua.autograd", "annlua.functional"} do
   for name, value in pairs(require(part)) do ann[name] = value end
 end
 
-local submodules = { nn = true, optim = true, data = true }
+-- areas loaded on first use: ann.nn, ann.optim, ...
+local submodules = { nn = true, optim = true, data = true, metrics = true,
+                     playground = true, plot = true }
+-- functions loaded on first use, from the file that holds them
+local lazy = { fit = "fit", evaluate = "fit", save = "serialize",
+               load = "serialize" }
 
 return setmetatable(ann, {
   __index = function(t, name)
@@ -25,6 +30,10 @@ return setmetatable(ann, {
       local m = require("annlua." .. name)
       rawset(t, name, m)
       return m
+    elseif lazy[name] then
+      local f = require("annlua." .. lazy[name])[name]
+      rawset(t, name, f)
+      return f
     end
   end,
 })
