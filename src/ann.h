@@ -347,6 +347,8 @@ int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
 int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,
                      ann_Tensor *const *buf, const ann_OptimOpts *o);
 int ann_zero_grad(int n, ann_Tensor *const *params);   /* fills grads with 0 */
+/* L1 regularisation: grad += rate * sign(param), before a step */
+int ann_l1_grad(int n, ann_Tensor *const *params, float rate);
 /* scales all grads so that their joint 2-norm is at most max_norm;
 ** *total gets the norm before clipping */
 int ann_clip_grad_norm(int n, ann_Tensor *const *params, double max_norm,

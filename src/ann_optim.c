@@ -338,3 +338,26 @@ int ann_clip_grad_norm(int n, ann_Tensor *const *params, double max_norm,
       if (params[i]->grad) grad_walk(params[i]->grad, (float)coef, 0, NULL);
   return 0;
 }
+
+/* ---- L1 regularisation ------------------------------------------------- */
+
+/* g += rate * sign(p) for every param with a grad: the subgradient of
+** rate * sum |p| (0 at p = 0), added before an optimiser's step */
+int ann_l1_grad(int n, ann_Tensor *const *params, float rate) {
+  int i;
+  if (!(rate >= 0)) return ann_seterror("l1: rate %g < 0", rate);
+  for (i = 0; i < n; i++)
+    if (check_param("l1", n, params, i) < 0) return -1;
+  for (i = 0; i < n; i++) {
+    const float *p;
+    float *g;
+    int64_t j, m;
+    if (params[i]->grad == NULL) continue;
+    p = ann_data(params[i]);
+    g = ann_data(params[i]->grad);
+    m = ann_numel(params[i]);
+    for (j = 0; j < m; j++)
+      g[j] += rate * (float)((p[j] > 0) - (p[j] < 0));
+  }
+  return 0;
+}

@@ -212,6 +212,15 @@ static int l_zero_grad(lua_State *L) {
   return 0;
 }
 
+/* core._l1_grad(params, rate) */
+static int l_l1_grad(lua_State *L) {
+  int n;
+  ann_Tensor **p = checklist(L, 1, &n, 0, "l1");
+  if (ann_l1_grad(n, p, (float)luaL_checknumber(L, 2)) != 0)
+    return lann_error(L);
+  return 0;
+}
+
 /* ann.clip_grad_norm(params, max_norm) -> total norm before clipping */
 static int l_clip_grad_norm(lua_State *L) {
   int n;
@@ -247,6 +256,7 @@ static const luaL_Reg funcs[] = {
   {"_adam_step", l_adam_step},
   {"_rmsprop_step", l_rmsprop_step},
   {"_zero_grad", l_zero_grad},
+  {"_l1_grad", l_l1_grad},
   {"clip_grad_norm", l_clip_grad_norm},
   {NULL, NULL}
 };

@@ -15,6 +15,7 @@ local Optimizer = {}
 Optimizer.__index = Optimizer
 
 local function class(name, defaults)
+  defaults.l1 = 0                        -- every optimiser takes l1 = rate
   local cls = setmetatable({}, {__index = Optimizer, __call = function(c, params, opts)
     local self = setmetatable({name = name}, c)
     assert(type(params) == "table" and #params > 0,
@@ -46,11 +47,18 @@ end
 
 function Optimizer:zero_grad() core._zero_grad(self.params) end
 
+-- L1 regularisation (the Playground's): grad += l1 * sign(param), before
+-- the step; weight_decay is the L2 counterpart
+function Optimizer:regularize()
+  if self.l1 ~= 0 then core._l1_grad(self.params, self.l1) end
+end
+
 function Optimizer:__tostring()
   return string.format("%s(lr = %g, %d parameters)", self.name, self.lr,
                        #self.params)
 end
 
+-- Every optimiser also takes l1 = rate (L1 regularisation).
 -- SGD(params, {lr, momentum = 0, dampening = 0, nesterov = false,
 --              weight_decay = 0})
 local SGD = class("SGD", {lr = 0.01, momentum = 0, dampening = 0,
@@ -61,6 +69,7 @@ end
 function SGD:step()
   self.state.step = self.state.step + 1
   self.step_count = self.state.step     -- the momentum buffer starts at grad
+  self:regularize()
   core._sgd_step(self.params, self.state.momentum, self)
 end
 
@@ -79,6 +88,7 @@ local function adam(name, decoupled, wd)
     s.step = s.step + 1
     self.beta1, self.beta2 = self.betas[1], self.betas[2]
     self.step_count = s.step
+    self:regularize()
     core._adam_step(self.params, s.m, s.v, self)
   end
   return cls
@@ -97,6 +107,7 @@ end
 function RMSprop:step()
   self.state.step = self.state.step + 1
   self.step_count = self.state.step
+  self:regularize()
   core._rmsprop_step(self.params, self.state.square_avg, self.state.momentum,
                      self)
 end

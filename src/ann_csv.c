@@ -1,0 +1,455 @@
+/*
+** ann_csv.c: the CSV reader, and the whole-file reader that the file
+** formats share.  The file is read into one buffer (gzip undone by zlib,
+** which passes plain files through) and parsed in place: cells are cut by
+** writing NULs into the buffer, quoted cells are unescaped where they lie,
+** and numbers go through strtod straight from the buffer, so no cell costs
+** an allocation.
+*/
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "ann_impl.h"
+
+/* ---- whole files -------------------------------------------------------- */
+
+/* zlib prefixes its messages with the path; drop it, we add our own */
+static const char *gzmsg(gzFile f, const char *path, int *err) {
+  const char *m = gzerror(f, err);
+  size_t n = strlen(path);
+  if (*err == Z_ERRNO) return strerror(errno);
+  if (strncmp(m, path, n) == 0 && m[n] == ':') m += n + 1 + (m[n + 1] == ' ');
+  return m;
+}
+
+int ann_readfile(const char *path, char **buf, size_t *len) {
+  size_t cap = 0, have = 0;
+  char *b = NULL;
+  const char *m;
+  int err;
+  gzFile f;
+  errno = 0;
+  f = gzopen(path, "rb");
+  if (f == NULL)
+    return ann_seterror("%s: cannot open file: %s", path,
+                        errno ? strerror(errno) : "out of memory");
+  gzbuffer(f, 1 << 17);
+  for (;;) {
+    size_t want;
+    int r;
+    if (cap - have < 2) {        /* grow with what was read: never trust */
+      size_t ncap = cap ? cap * 2 : (size_t)1 << 16;   /* a header's size */
+      char *nb = ncap > cap ? realloc(b, ncap) : NULL;
+      if (nb == NULL) {
+        ann_seterror("%s: out of memory reading %zu bytes", path, have);
+        goto fail;
+      }
+      b = nb; cap = ncap;
+    }
+    want = cap - have - 1;       /* one byte kept for the closing NUL */
+    r = gzread(f, b + have, (unsigned)(want > 1u << 30 ? 1u << 30 : want));
+    if (r < 0) {
+      m = gzmsg(f, path, &err);
+      ann_seterror("%s: read error: %s", path, m);
+      goto fail;
+    }
+    if (r == 0) break;
+    have += (size_t)r;
+  }
+  /* zlib reports a cut gzip stream only here, not as a read error */
+  m = gzmsg(f, path, &err);
+  if (err == Z_BUF_ERROR) {
+    ann_seterror("%s: byte %zu: compressed data ends early (file truncated)",
+                 path, have);
+    goto fail;
+  }
+  if (err != Z_OK) {
+    ann_seterror("%s: read error: %s", path, m);
+    goto fail;
+  }
+  gzclose(f);
+  b[have] = '\0';
+  *buf = b;
+  *len = have;
+  return 0;
+fail:
+  free(b);
+  gzclose(f);
+  return -1;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+typedef struct Cell {
+  char *s;          /* NUL-terminated text, inside the buffer */
+  long line;        /* where the cell starts */
+} Cell;
+
+typedef struct Csv {
+  const char *path;
+  char *p, *end;    /* cursor; *end is a NUL */
+  long line;        /* 1-based line of the cursor */
+  long recline;     /* line where the current record starts */
+  char delim;
+  Cell *cells;      /* the current record, reused across records */
+  int ncells, cellcap;
+} Csv;
+
+/* spaces and tabs around cells are dropped, unless one is the delimiter */
+static int isblankc(const Csv *c, char ch) {
+  return (ch == ' ' || ch == '\t') && ch != c->delim;
+}
+
+static int iseol(char ch) { return ch == '\n' || ch == '\r'; }
+
+static void skip_blank_lines(Csv *c) {
+  char *p = c->p, *q;
+  while (p < c->end) {
+    for (q = p; q < c->end && isblankc(c, *q); q++) ;
+    if (q >= c->end) p = q;
+    else if (*q == '\n') { c->line++; p = q + 1; }
+    else if (*q == '\r') { c->line++; p = q + 1 + (q[1] == '\n'); }
+    else break;
+  }
+  c->p = p;
+}
+
+/* a quoted cell at p (on the quote): unescapes "" in place over the quote
+** and returns the end of the text, or NULL if the quote never closes */
+static char *quoted(Csv *c, char *p, char **after) {
+  char *w = p++;
+  for (;;) {
+    if (p >= c->end) return NULL;
+    if (*p == '"') {
+      if (p[1] != '"') break;
+      *w++ = '"';
+      p += 2;
+    } else {
+      if (*p == '\n' || (*p == '\r' && p[1] != '\n')) c->line++;
+      *w++ = *p++;
+    }
+  }
+  *after = p + 1;
+  return w;
+}
+
+/* the next record into c->cells: 1, 0 at the end of the file, -1 error */
+static int read_record(Csv *c) {
+  skip_blank_lines(c);
+  if (c->p >= c->end) return 0;
+  c->recline = c->line;
+  c->ncells = 0;
+  for (;;) {
+    char *p = c->p, *s, *e, term;
+    long line0 = c->line;
+    if (c->ncells == c->cellcap) {
+      int ncap = c->cellcap ? c->cellcap * 2 : 64;
+      Cell *nc = ncap > c->cellcap ? realloc(c->cells, ncap * sizeof *nc)
+                                   : NULL;
+      if (nc == NULL)
+        return ann_seterror("%s:%ld: out of memory (%d fields)", c->path,
+                            c->recline, c->cellcap);
+      c->cells = nc; c->cellcap = ncap;
+    }
+    while (p < c->end && isblankc(c, *p)) p++;
+    if (p < c->end && *p == '"') {
+      s = p;
+      e = quoted(c, p, &p);
+      if (e == NULL)
+        return ann_seterror("%s:%ld:%d: unterminated quoted field", c->path,
+                            line0, c->ncells + 1);
+      while (p < c->end && isblankc(c, *p)) p++;
+      if (p < c->end && *p != c->delim && !iseol(*p))
+        return ann_seterror("%s:%ld:%d: unexpected '%c' after a closing "
+                            "quote", c->path, c->line, c->ncells + 1, *p);
+    } else {
+      for (s = p; p < c->end && *p != c->delim && !iseol(*p); p++) ;
+      for (e = p; e > s && isblankc(c, e[-1]); e--) ;
+    }
+    term = p < c->end ? *p : '\0';   /* *e = 0 below may overwrite it */
+    *e = '\0';
+    c->cells[c->ncells].s = s;
+    c->cells[c->ncells].line = line0;
+    c->ncells++;
+    if (p < c->end && term == c->delim) { c->p = p + 1; continue; }
+    if (p < c->end) {                /* \n, \r\n or \r */
+      p += 1 + (term == '\r' && p[1] == '\n');
+      c->line++;
+    }
+    c->p = p;
+    return 1;
+  }
+}
+
+/* ---- cells -------------------------------------------------------------- */
+
+static int tonumber(const char *s, double *v) {
+  char *e;
+  *v = strtod(s, &e);
+  if (e == s) return 0;
+  while (*e == ' ' || *e == '\t') e++;
+  return *e == '\0';
+}
+
+static int cell_float(const Csv *c, int j, float *out) {
+  const Cell *cl = &c->cells[j];
+  double v;
+  if (cl->s[0] == '\0')
+    return ann_seterror("%s:%ld:%d: empty cell, expected a number", c->path,
+                        cl->line, j + 1);
+  if (!tonumber(cl->s, &v))
+    return ann_seterror("%s:%ld:%d: \"%.40s%s\" is not a number", c->path,
+                        cl->line, j + 1, cl->s,
+                        strlen(cl->s) > 40 ? "..." : "");
+  *out = (float)v;
+  if (isinf(*out) && !isinf(v))
+    return ann_seterror("%s:%ld:%d: %s is out of float32 range", c->path,
+                        cl->line, j + 1, cl->s);
+  return 0;
+}
+
+/* ---- classes ------------------------------------------------------------ */
+
+typedef struct Key { double v; const char *s; size_t row; } Key;
+
+static int cmp_num(const void *a, const void *b) {
+  double x = ((const Key *)a)->v, y = ((const Key *)b)->v;
+  return (x > y) - (x < y);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(((const Key *)a)->s, ((const Key *)b)->s);
+}
+
+static int same(const Key *a, const Key *b, int numeric) {
+  return numeric ? a->v == b->v : strcmp(a->s, b->s) == 0;
+}
+
+/* labels (texts, one per row) -> classes 1..k in y, sorted numerically if
+** all are finite numbers, else bytewise; names and values into out */
+static int make_classes(const char *path, char **labs, size_t n, float *y,
+                        ann_Csv *out) {
+  Key *k = malloc((n ? n : 1) * sizeof *k);
+  size_t i, nk = 0, bytes = 0;
+  int numeric = 1;
+  char *text;
+  if (k == NULL) return ann_seterror("%s: out of memory", path);
+  for (i = 0; i < n; i++) {
+    k[i].s = labs[i];
+    k[i].row = i;
+    if (numeric && !(tonumber(labs[i], &k[i].v) && isfinite(k[i].v)))
+      numeric = 0;
+  }
+  qsort(k, n, sizeof *k, numeric ? cmp_num : cmp_str);
+  for (i = 0; i < n; i++) {
+    if (i == 0 || !same(&k[i], &k[i - 1], numeric)) {
+      nk++;
+      bytes += strlen(k[i].s) + 1;
+    }
+    y[k[i].row] = (float)nk;
+  }
+  if (nk > (1u << 24)) {
+    free(k);
+    return ann_seterror("%s: %zu classes (at most 2^24)", path, nk);
+  }
+  /* one block: the pointers, then the texts */
+  out->names = malloc(nk * sizeof(char *) + bytes + 1);
+  out->values = numeric ? malloc((nk ? nk : 1) * sizeof(double)) : NULL;
+  if (out->names == NULL || (numeric && out->values == NULL)) {
+    free(k);
+    return ann_seterror("%s: out of memory", path);
+  }
+  text = (char *)(out->names + nk);
+  for (i = 0, nk = 0; i < n; i++)
+    if (i == 0 || !same(&k[i], &k[i - 1], numeric)) {
+      size_t len = strlen(k[i].s) + 1;
+      memcpy(text, k[i].s, len);
+      out->names[nk] = text;
+      if (numeric) out->values[nk] = k[i].v;
+      text += len;
+      nk++;
+    }
+  out->nclasses = (int)nk;
+  out->numeric = numeric;
+  free(k);
+  return 0;
+}
+
+/* ---- the reader --------------------------------------------------------- */
+
+void ann_csv_defaults(ann_CsvOpts *o) {
+  memset(o, 0, sizeof *o);
+  o->header = -1;
+  o->has_label = 1;
+  o->label = -1;
+  o->delimiter = ',';
+}
+
+void ann_csv_free(ann_Csv *c) {
+  if (c == NULL) return;
+  ann_release(c->x);
+  ann_release(c->y);
+  free(c->values);
+  free(c->names);
+  memset(c, 0, sizeof *c);
+}
+
+/* the label column of the first record, or -1 for none; -2 on error */
+static int find_label(Csv *c, const ann_CsvOpts *o, int *hdr) {
+  int j, n = c->ncells;
+  if (!o->has_label) return -1;
+  if (o->label_name) {
+    if (*hdr == 0)
+      return ann_seterror("%s: label column \"%s\" is given by name, but "
+                          "the file is read without a header", c->path,
+                          o->label_name) - 1;
+    *hdr = 1;
+    for (j = 0; j < n; j++)
+      if (strcmp(c->cells[j].s, o->label_name) == 0) return j;
+    return ann_seterror("%s:%ld: no column named \"%s\" in the header",
+                        c->path, c->recline, o->label_name) - 1;
+  }
+  j = o->label < 0 ? n + o->label : o->label;
+  if (j < 0 || j >= n) {
+    if (o->label >= 0)
+      ann_seterror("%s:%ld: label column %d out of range (%d columns)",
+                   c->path, c->recline, o->label + 1, n);
+    else
+      ann_seterror("%s:%ld: label column %d from the end out of range "
+                   "(%d columns)", c->path, c->recline, -o->label, n);
+    return -2;
+  }
+  return j;
+}
+
+/* a header is a first line with a cell, other than the label, that is not
+** a number */
+static int detect_header(const Csv *c, int lab) {
+  double v;
+  int j;
+  for (j = 0; j < c->ncells; j++)
+    if (j != lab && !tonumber(c->cells[j].s, &v)) return 1;
+  return 0;
+}
+
+typedef struct Rows {
+  float *x, *y;     /* n * nf features; n labels (targets) */
+  char **lab;       /* n label texts (classes) */
+  size_t n, cap;
+} Rows;
+
+static int grow_rows(Rows *r, int nf, int classes, const char *path) {
+  size_t ncap = r->cap ? r->cap * 2 : 256, w = nf ? (size_t)nf : 1;
+  void *p;
+  if (ncap > SIZE_MAX / sizeof(float) / w)
+    return ann_seterror("%s: too many rows", path);
+  if ((p = realloc(r->x, ncap * w * sizeof(float))) == NULL) goto nomem;
+  r->x = p;
+  if ((p = realloc(r->y, ncap * sizeof(float))) == NULL) goto nomem;
+  r->y = p;
+  if (classes) {
+    if ((p = realloc(r->lab, ncap * sizeof(char *))) == NULL) goto nomem;
+    r->lab = p;
+  }
+  r->cap = ncap;
+  return 0;
+nomem:
+  return ann_seterror("%s: out of memory after %zu rows", path, r->n);
+}
+
+/* one record into the rows */
+static int add_row(Csv *c, Rows *r, int ncols, int lab, int nf, int classes) {
+  float *x;
+  int j, k = 0;
+  if (c->ncells != ncols)
+    return ann_seterror("%s:%ld: %d field%s, expected %d", c->path,
+                        c->recline, c->ncells, c->ncells == 1 ? "" : "s",
+                        ncols);
+  if (r->n == r->cap && grow_rows(r, nf, classes, c->path) < 0) return -1;
+  x = r->x + r->n * (size_t)nf;
+  for (j = 0; j < ncols; j++) {
+    if (j != lab) {
+      if (cell_float(c, j, &x[k++]) < 0) return -1;
+    } else if (classes)
+      r->lab[r->n] = c->cells[j].s;
+    else if (cell_float(c, j, &r->y[r->n]) < 0)
+      return -1;
+  }
+  r->n++;
+  return 0;
+}
+
+int ann_csv_read(const char *path, const ann_CsvOpts *opts, ann_Csv *out) {
+  ann_CsvOpts o;
+  Csv c;
+  Rows rows;
+  char *buf = NULL;
+  size_t len;
+  int64_t shape[2];
+  int rc, ncols, lab, nf, hdr, st = -1;
+  if (out == NULL) return ann_seterror("csv_read: no result struct");
+  memset(out, 0, sizeof *out);
+  if (path == NULL) return ann_seterror("csv_read: no path");
+  if (opts) o = *opts; else ann_csv_defaults(&o);
+  if (o.delimiter == 0) o.delimiter = ',';
+  if (o.delimiter == '"' || iseol(o.delimiter))
+    return ann_seterror("csv_read: %s: bad delimiter (byte %d)", path,
+                        (unsigned char)o.delimiter);
+  if (o.header < -1 || o.header > 1)
+    return ann_seterror("csv_read: %s: header = %d (1, 0 or -1)", path,
+                        o.header);
+  if (ann_readfile(path, &buf, &len) < 0) return -1;
+  memset(&c, 0, sizeof c);
+  memset(&rows, 0, sizeof rows);
+  c.path = path;
+  c.p = buf;
+  c.end = buf + len;
+  c.line = 1;
+  c.delim = o.delimiter;
+  if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) c.p += 3;  /* BOM */
+  if ((rc = read_record(&c)) <= 0) {
+    if (rc == 0) ann_seterror("%s: empty file (no rows)", path);
+    goto done;
+  }
+  ncols = c.ncells;
+  hdr = o.header;
+  if ((lab = find_label(&c, &o, &hdr)) == -2) goto done;
+  if (hdr < 0) hdr = detect_header(&c, lab);
+  nf = ncols - (lab >= 0);
+  if (hdr) {
+    long hline = c.recline;
+    if ((rc = read_record(&c)) <= 0) {
+      if (rc == 0)
+        ann_seterror("%s: no data rows after the header (line %ld)", path,
+                     hline);
+      goto done;
+    }
+  }
+  do {
+    if (add_row(&c, &rows, ncols, lab, nf, lab >= 0 && o.classes) < 0)
+      goto done;
+  } while ((rc = read_record(&c)) > 0);
+  if (rc < 0) goto done;
+  shape[0] = (int64_t)rows.n;
+  shape[1] = nf;
+  if ((out->x = ann_from_data(rows.x, 2, shape)) == NULL) goto done;
+  if (lab >= 0) {
+    if (o.classes && make_classes(path, rows.lab, rows.n, rows.y, out) < 0)
+      goto done;
+    if ((out->y = ann_from_data(rows.y, 1, shape)) == NULL) goto done;
+  }
+  out->header = hdr;
+  st = 0;
+done:
+  if (st < 0) ann_csv_free(out);
+  free(rows.x);
+  free(rows.y);
+  free(rows.lab);
+  free(c.cells);
+  free(buf);
+  return st;
+}
