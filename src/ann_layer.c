@@ -44,24 +44,27 @@ static void sum_rows(const ann_Tensor *g, float *db) {
 static int check_linear(const ann_Tensor *x, const ann_Tensor *w,
                         const ann_Tensor *b) {
   char sx[128], sw[128], sb[128];
+#define SX ann_shapestr(x, sx, sizeof sx)
+#define SW ann_shapestr(w, sw, sizeof sw)
   if (x == NULL || w == NULL)
     return ann_seterror("linear: %s is NULL", x ? "weight" : "input");
-  ann_shapestr(x, sx, sizeof sx);
-  ann_shapestr(w, sw, sizeof sw);
   if (w->ndim != 2)
-    return ann_seterror("linear: weight %s must be 2-d [out,in]", sw);
+    return ann_seterror("linear: weight %s must be 2-d [out,in]", SW);
   if (x->ndim != 1 && x->ndim != 2)
-    return ann_seterror("linear: input %s must be 1-d [in] or 2-d [N,in]", sx);
+    return ann_seterror("linear: input %s must be 1-d [in] or 2-d [N,in]",
+                        SX);
   if (x->shape[x->ndim - 1] != w->shape[1])
     return ann_seterror("linear: input %s does not match weight %s "
-                        "(%lld ~= %lld)", sx, sw,
+                        "(%lld ~= %lld)", SX, SW,
                         (long long)x->shape[x->ndim - 1],
                         (long long)w->shape[1]);
   if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
     return ann_seterror("linear: bias %s does not match weight %s "
                         "(expected [%lld])", ann_shapestr(b, sb, sizeof sb),
-                        sw, (long long)w->shape[0]);
+                        SW, (long long)w->shape[0]);
   return 0;
+#undef SX
+#undef SW
 }
 
 /* The backward: dx = g w, dw = g^T x, db = column sums of g, each only

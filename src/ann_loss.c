@@ -295,13 +295,13 @@ static int check_class_shapes(const char *op, const ann_Tensor *x,
                               const ann_Tensor *t, int allow_prob,
                               int64_t *n, int64_t *c, int *kind) {
   char sx[128], st[128];
-  ann_shapestr(x, sx, sizeof sx);
-  ann_shapestr(t, st, sizeof st);
+#define SX ann_shapestr(x, sx, sizeof sx)
+#define ST ann_shapestr(t, st, sizeof st)
   if (x->ndim != 1 && x->ndim != 2)
-    return ann_seterror("%s: input %s must be [N,C] or [C]", op, sx);
+    return ann_seterror("%s: input %s must be [N,C] or [C]", op, SX);
   *n = x->ndim == 2 ? x->shape[0] : 1;
   *c = x->shape[x->ndim - 1];
-  if (*c < 1) return ann_seterror("%s: input %s has no classes", op, sx);
+  if (*c < 1) return ann_seterror("%s: input %s has no classes", op, SX);
   if (allow_prob && ann_same_shape(x, t)) { *kind = BY_PROB; return 0; }
   *kind = BY_INDEX;
   if (x->ndim == 2 ? (t->ndim == 1 && t->shape[0] == *n)
@@ -309,11 +309,13 @@ static int check_class_shapes(const char *op, const ann_Tensor *x,
     return 0;
   if (allow_prob)
     return ann_seterror("%s: target %s does not match input %s (expected "
-                        "%s class indices or %s probabilities)", op, st, sx,
+                        "%s class indices or %s probabilities)", op, ST, SX,
                         x->ndim == 2 ? "[N]" : "one", sx);
   return ann_seterror("%s: target %s does not match input %s (expected "
-                      "%s class indices)", op, st, sx,
+                      "%s class indices)", op, ST, SX,
                       x->ndim == 2 ? "[N]" : "one");
+#undef SX
+#undef ST
 }
 
 /* log-sum-exp of each row, stable by max subtraction: logits of +-1000
