@@ -9,6 +9,7 @@ source = {
 }
 description = {
   summary = "A neural-network runtime for Lua 5.4, with a C core",
+  license = "MIT",
   detailed = [[
 annlua gives Lua 5.4 float32 tensors (OpenBLAS and SIMD kernels in C),
 and the `annlua` interpreter: Lua with annlua built in.
