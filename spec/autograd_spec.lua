@@ -99,6 +99,13 @@ describe("grad_check on elementwise ops", function()
     check(function(x) return x:clamp(-0.5, 0.5) end, {a})
   end)
 
+  it("differentiates a 0-dim operand and a tensor exponent", function()
+    local s = ann.tensor(1.5):requires_grad()
+    check(function(x, y) return x * y end, {a, s})
+    check(function(x, y) return x / y + y end, {a, s})
+    check(function(x) return x:abs():pow(ann.tensor{2, 3, 0.5}) end, {a})
+  end)
+
   it("differentiates the activations", function()
     check(function(x) return x:sigmoid() end, {a})
     check(function(x) return x:tanh() end, {a})
@@ -204,6 +211,11 @@ describe("grad_check on linear algebra", function()
     check(function(p, q) return p:mv(q) end, {m, v})
     check(function(p, q) return p:dot(q) end, {v, u})
     check(function(p, q) return ann.outer(p, q) end, {leaf{3}, v})
+  end)
+
+  it("a product of a matrix with itself, and a batch times a matrix", function()
+    check(function(p) return p:mm(p) end, {leaf{3, 3}})
+    check(function(p, q) return ann.matmul(p, q) end, {leaf{2, 3, 4}, leaf{4, 2}})
   end)
 
   it("gives d(a . b)/da = b exactly", function()
@@ -357,6 +369,19 @@ describe("grad_check itself", function()
   it("refuses an input that does not require grad", function()
     fails(function() ann.grad_check(function(t) return t end, {ann.ones(2)}) end,
           "grad_check", "input 1")
+    fails(function() ann.grad_check(function() return ann.ones(1) end, {}) end,
+          "grad_check")
+    fails(function() ann.grad_check(function() return 3 end, {leaf{2}}) end,
+          "grad_check", "number")
+  end)
+
+  it("perturbs a non-contiguous leaf and leaves its values as they were", function()
+    local x = ann.tensor{{1, 2, 3}, {4, 5, 6}}:t():requires_grad()
+    assert.is_false(x:is_contiguous())
+    check(function(t) return t:pow(2):mm(ann.ones(2, 1)) end, {x})
+    assert.are.same({{1, 4}, {2, 5}, {3, 6}}, x:totable())
+    local ok = ann.grad_check(function(t) return t * t:detach() end, {x})
+    assert.is_false(ok)
   end)
 end)
 
@@ -453,6 +478,22 @@ describe("autograd semantics", function()
     y:backward(ann.tensor{1, 10, 100})
     assert.are.same({2, 20, 200}, x.grad:totable())
     fails(function() (x * 2):backward(ann.ones(2)) end, "backward")
+  end)
+
+  it("frees the graph after backward and says so on a second call", function()
+    local x = ann.ones(2):requires_grad()
+    local y = (x * x):sum()
+    y:backward()
+    fails(function() y:backward() end, "backward", "freed")
+    assert.are.same({2, 2}, x.grad:totable())
+  end)
+
+  it("walks a graph 100,000 ops deep", function()
+    local x = ann.ones(2):requires_grad()
+    local y = x
+    for _ = 1, 100000 do y = y * 1 end
+    y:sum():backward()
+    assert.are.same({1, 1}, x.grad:totable())
   end)
 
   it("refuses backward on a result that does not require grad", function()

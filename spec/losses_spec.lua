@@ -200,7 +200,8 @@ describe("CrossEntropyLoss", function()
     assert.is_true(finite(loss))
     loss:backward()
     assert.is_true(finite(x.grad))
-    near_all({1 / 3, -1 / 3, 0, 0, -0.25 / 1.5, 0.25 / 1.5}, x.grad, 1e-6)
+    -- float32 near 1000 has a spacing of 6e-5, so no more than that
+    near_all({1 / 3, -1 / 3, 0, 0, -1 / 6, 1 / 6}, x.grad, 1e-4)
   end)
 
   it("says labels are 1-based and which value it found", function()

@@ -175,6 +175,19 @@ describe("user modules", function()
     near(2 * Net.forward(s, x):item(), s(x):item(), 1e-6)
   end)
 
+  it("does not take a result kept in a field for a parameter", function()
+    local Cache = nn.Module:extend("Cache")
+    function Cache:init() self.fc = nn.Linear(2, 2) end
+    function Cache:forward(x)
+      self.last = self.fc(x)                -- requires grad, but no leaf
+      return self.last
+    end
+    local m = Cache()
+    m(ann.ones(1, 2))
+    assert.are.equal(2, #m:parameters())
+    assert.are.equal(6, m:num_parameters())
+  end)
+
   it("needs a forward", function()
     local Empty = nn.Module:extend("Empty")
     fails(function() Empty()(ann.ones(1)) end, "Empty", "forward")
@@ -316,6 +329,21 @@ describe("tostring of a model", function()
     -- 784*256 + 256 = 200,960; + 2,560 = 203,520
     assert.truthy(s:find("200,960", 1, true))
     assert.truthy(s:find("parameters: 203,520", 1, true))
+  end)
+
+  it("lines the counts up in one column, nested or not", function()
+    local net = nn.Sequential{nn.Sequential{nn.Linear(2, 2)}, nn.ReLU(),
+                              nn.Linear(2, 1)}
+    local s = tostring(net)
+    assert.truthy(s:find("Sequential (1 module)", 1, true))
+    local cols = {}
+    for line in s:gmatch("[^\n]+") do
+      assert.falsy(line:find("%s$"), "trailing space: " .. line)
+      local c = line:find("%d+$")
+      if c and not line:find("^parameters") then cols[#cols + 1] = c end
+    end
+    assert.are.equal(4, #cols)            -- 9, 6, 6, 3
+    for i = 2, #cols do assert.are.equal(cols[1], cols[i]) end
   end)
 end)
 

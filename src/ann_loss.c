@@ -318,29 +318,35 @@ static int check_class_shapes(const char *op, const ann_Tensor *x,
 #undef ST
 }
 
-/* log-sum-exp of each row, stable by max subtraction: logits of +-1000
-** give exp of values in [-2000, 0], never inf */
+/* log-sum-exp of each row as two floats, the max m and log sum e^(x-m):
+** stable (logits of +-1000 give exp of values in [-2000, 0], never inf)
+** and exact near large logits, where m + log s would round away the
+** small part */
 static void row_lse(const float *x, int64_t n, int64_t c, float *lse) {
   int64_t i, j;
   for (i = 0; i < n; i++, x += c) {
     float m = x[0], s = 0;
     for (j = 1; j < c; j++) m = fmaxf(m, x[j]);
     for (j = 0; j < c; j++) s += expf(x[j] - m);
-    lse[i] = m + logf(s);
+    lse[2 * i] = m;
+    lse[2 * i + 1] = logf(s);
   }
 }
 
-/* per-row cross-entropy: lse - x[k] for index k, or sum_j t_j (lse - x_j) */
+/* -log softmax of x_ij, from the row's (m, log s) */
+#define NLOGP(lse, i, x) (((lse)[2 * (i)] - (x)) + (lse)[2 * (i) + 1])
+
+/* per-row cross-entropy: -log p[k] for index k, or -sum_j t_j log p_j */
 static double ce_fwd(const float *x, const float *t, int kind, const float *lse,
                      int64_t n, int64_t c, float *out) {
   double s = 0;
   int64_t i, j;
   for (i = 0; i < n; i++) {
     float l;
-    if (kind == BY_INDEX) l = lse[i] - x[i * c + (int64_t)t[i] - 1];
+    if (kind == BY_INDEX) l = NLOGP(lse, i, x[i * c + (int64_t)t[i] - 1]);
     else {
       l = 0;
-      for (j = 0; j < c; j++) l += t[i * c + j] * (lse[i] - x[i * c + j]);
+      for (j = 0; j < c; j++) l += t[i * c + j] * NLOGP(lse, i, x[i * c + j]);
     }
     if (out) out[i] = l;
     s += l;
@@ -349,7 +355,7 @@ static double ce_fwd(const float *x, const float *t, int kind, const float *lse,
 }
 
 /* dx_ij = g_i (softmax_ij sum_k t_ik - t_ij), which is softmax - onehot
-** for index targets; dt_ij = g_i (lse_i - x_ij) for probability rows */
+** for index targets; dt_ij = -g_i log p_ij for probability rows */
 static void ce_bwd(const float *x, const float *t, int kind, const float *lse,
                    const Grad *G, int64_t n, int64_t c, float *dx, float *dt) {
   int64_t i, j;
@@ -360,12 +366,12 @@ static void ce_bwd(const float *x, const float *t, int kind, const float *lse,
       float *d = dx + i * c;
       if (kind == BY_PROB)
         for (tsum = 0, j = 0; j < c; j++) tsum += ti[j];
-      for (j = 0; j < c; j++) d[j] = g * tsum * expf(xi[j] - lse[i]);
+      for (j = 0; j < c; j++) d[j] = g * tsum * expf(-NLOGP(lse, i, xi[j]));
       if (kind == BY_INDEX) d[(int64_t)t[i] - 1] -= g;
       else for (j = 0; j < c; j++) d[j] -= g * ti[j];
     }
     if (dt && kind == BY_PROB)
-      for (j = 0; j < c; j++) dt[i * c + j] = g * (lse[i] - xi[j]);
+      for (j = 0; j < c; j++) dt[i * c + j] = g * NLOGP(lse, i, xi[j]);
   }
 }
 
@@ -430,7 +436,7 @@ static ann_Tensor *class_loss(int loss, ann_Tensor *x, ann_Tensor *t,
   ann_Tensor *xc = NULL, *tc = NULL, *lse = NULL, *per = NULL, *y = NULL;
   ann_Tensor *in[2];
   ann_Node *nd;
-  int64_t n, c;
+  int64_t n = 0, c = 0;
   int kind;
   double sum;
   if (x == NULL || t == NULL)
@@ -444,7 +450,9 @@ static ann_Tensor *class_loss(int loss, ann_Tensor *x, ann_Tensor *t,
   if (r == ANN_REDUCE_NONE
       && (per = ann_empty(x->ndim - 1, x->shape)) == NULL) goto done;
   if (loss == CE) {
-    if ((lse = ann_empty(1, &n)) == NULL) goto done;
+    int64_t shape[2];
+    shape[0] = n; shape[1] = 2;
+    if ((lse = ann_empty(2, shape)) == NULL) goto done;
     row_lse(ann_data(xc), n, c, ann_data(lse));
     sum = ce_fwd(ann_data(xc), ann_data(tc), kind, ann_data(lse), n, c,
                  per ? ann_data(per) : NULL);

@@ -31,24 +31,36 @@ end
 function M.grad_check(fn, inputs, opts)
   opts = opts or {}
   local eps, atol, rtol = opts.eps or 1e-3, opts.atol or 1e-3, opts.rtol or 1e-2
+  assert(type(inputs) == "table" and #inputs > 0,
+         "grad_check: expected a non-empty list of input tensors")
   for i, x in ipairs(inputs) do
-    assert(x:needs_grad(), "grad_check: input " .. i .. " does not require grad")
+    assert(core.is_tensor(x) and x:needs_grad(),
+           "grad_check: input " .. i .. " is not a tensor that requires grad")
     x.grad = nil
   end
   local out = fn(table.unpack(inputs))
+  assert(core.is_tensor(out), "grad_check: fn must return a tensor, got "
+         .. type(out))
   local w = projection(out)
   local function f() return (fn(table.unpack(inputs)) * w):sum():item() end
   ;(out * w):sum():backward()
   local ok, maxerr = true, 0
   M.no_grad(function()
     for _, x in ipairs(inputs) do
-      local flat = x:view(-1)
-      local g = x.grad and x.grad:view(-1)
+      -- a non-contiguous leaf (say a transposed one) is perturbed through
+      -- a contiguous copy, copied back into it after each change
+      local direct = x:is_contiguous()
+      local flat = direct and x:view(-1) or x:contiguous():view(-1)
+      local function put(k, v)
+        flat:set(k, v)
+        if not direct then x:copy(flat:view(x:shape())) end
+      end
+      local g = x.grad and x.grad:contiguous():view(-1)
       for k = 1, flat:numel() do
         local v = flat:get(k)
-        flat:set(k, v + eps); local fp = f()
-        flat:set(k, v - eps); local fm = f()
-        flat:set(k, v)
+        put(k, v + eps); local fp = f()
+        put(k, v - eps); local fm = f()
+        put(k, v)
         local num = (fp - fm) / (2 * eps)
         local ana = g and g:get(k) or 0
         local err = math.abs(num - ana)

@@ -121,6 +121,20 @@ function Loader:iter()
   end
 end
 
+-- ann.data.csv(path [, {header = auto, label = "last" | column number |
+-- column name | false, classes = false, delimiter = ","}]) -> a dataset,
+-- or x alone with label = false; nil, err on a bad file.  Parsed in C
+-- (core.csv_read).  With classes, ds.classes lists the label values in
+-- the order of the classes 1..n.
+function data.csv(path, opts)
+  local x, y, classes = core.csv_read(path, opts)
+  if not x then return nil, y end
+  if not y then return x end
+  local ds = data.TensorDataset(x, y)
+  ds.classes = classes
+  return ds
+end
+
 -- ann.data.idx(images, labels): MNIST-style IDX files (raw or gzip);
 -- images flattened to [N, rows*cols] and scaled to [0,1]; labels as
 -- 1-based classes (digit d -> class d + 1).  nil, err on a bad file.

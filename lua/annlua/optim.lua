@@ -13,6 +13,7 @@ local optim = {}
 
 local Optimizer = {}
 Optimizer.__index = Optimizer
+Optimizer.__optimizer = true      -- how ann.save knows one
 
 local function class(name, defaults)
   defaults.l1 = 0                        -- every optimiser takes l1 = rate
@@ -20,6 +21,12 @@ local function class(name, defaults)
     local self = setmetatable({name = name}, c)
     assert(type(params) == "table" and #params > 0,
            name .. ": expected a non-empty list of parameters")
+    for i, p in ipairs(params) do
+      if not core.is_tensor(p) then
+        error(string.format("%s: parameter %d is a %s, not a tensor", name, i,
+                            type(p)), 2)
+      end
+    end
     self.params = params
     opts = opts or {}
     for k, v in pairs(opts) do
@@ -34,6 +41,8 @@ local function class(name, defaults)
     return self
   end})
   cls.__index = cls
+  cls.defaults = defaults
+  cls.__tostring = Optimizer.__tostring   -- metamethods are not inherited
   optim[name] = cls
   return cls
 end
@@ -51,6 +60,71 @@ function Optimizer:zero_grad() core._zero_grad(self.params) end
 -- the step; weight_decay is the L2 counterpart
 function Optimizer:regularize()
   if self.l1 ~= 0 then core._l1_grad(self.params, self.l1) end
+end
+
+-- opt:state_dict() -> a plain table (what ann.save writes for an
+-- optimiser): {optimizer = name, hyper = {lr = ..., ...}, state = {step =
+-- n, m = {tensors in parameter order}, ...}}.  The tensors are shared.
+function Optimizer:state_dict()
+  local function copy(v)
+    return type(v) == "table" and table.move(v, 1, #v, 1, {}) or v
+  end
+  local hyper, state = {}, {}
+  for k in pairs(self.defaults) do hyper[k] = copy(self[k]) end
+  for k, v in pairs(self.state) do state[k] = copy(v) end
+  return {optimizer = self.name, hyper = hyper, state = state}
+end
+
+local function shapestr(t)
+  return core.is_tensor(t) and "[" .. table.concat(t:shape(), ",") .. "]"
+         or type(t)
+end
+
+-- opt:load_state_dict(sd): hyper-parameters and state from sd, the
+-- state_dict of the same optimiser on parameters of the same shapes;
+-- everything is checked before anything changes
+function Optimizer:load_state_dict(sd)
+  local name = self.name
+  local function fail(fmt, ...)
+    error(string.format("%s:load_state_dict: " .. fmt, name, ...), 3)
+  end
+  if type(sd) ~= "table" or sd.optimizer ~= name then
+    fail("the state is of %s", type(sd) == "table" and tostring(sd.optimizer)
+         or "a " .. type(sd))
+  end
+  local state = type(sd.state) == "table" and sd.state or {}
+  for k, v in pairs(self.state) do
+    local src = state[k]
+    if type(v) == "table" then
+      if type(src) ~= "table" or #src ~= #v then
+        fail("state.%s has %s tensors, expected %d", k,
+             type(src) == "table" and #src or "no", #v)
+      end
+      for i, t in ipairs(v) do
+        if shapestr(src[i]) ~= shapestr(t) then
+          fail("state.%s[%d] is %s, expected %s", k, i, shapestr(src[i]),
+               shapestr(t))
+        end
+      end
+    elseif math.type(src) ~= math.type(v) then
+      fail("state.%s is %s, expected a number", k, tostring(src))
+    end
+  end
+  for k, v in pairs(sd.hyper or {}) do
+    if self.defaults[k] == nil then fail("unknown option '%s'", k) end
+    if type(v) ~= type(self.defaults[k]) then
+      fail("option '%s' is a %s, expected a %s", k, type(v),
+           type(self.defaults[k]))
+    end
+  end
+  for k, v in pairs(sd.hyper or {}) do self[k] = v end
+  for k, v in pairs(self.state) do
+    if type(v) == "table" then
+      for i, t in ipairs(v) do t:copy(state[k][i]) end
+    else
+      self.state[k] = state[k]
+    end
+  end
 end
 
 function Optimizer:__tostring()
@@ -114,7 +188,8 @@ end
 
 -- StepLR(opt, {step_size, gamma = 0.1}): lr *= gamma every step_size steps
 function optim.StepLR(opt, opts)
-  assert(opts and opts.step_size, "StepLR: step_size is required")
+  assert(opts and math.type(opts.step_size) == "integer"
+         and opts.step_size > 0, "StepLR: step_size must be a positive integer")
   local s = {opt = opt, step_size = opts.step_size, gamma = opts.gamma or 0.1,
              base_lr = opt.lr, epoch = 0}
   function s:step()
@@ -128,7 +203,8 @@ end
 -- CosineLR(opt, {t_max, eta_min = 0}): cosine annealing from the initial
 -- lr to eta_min over t_max steps
 function optim.CosineLR(opt, opts)
-  assert(opts and opts.t_max, "CosineLR: t_max is required")
+  assert(opts and type(opts.t_max) == "number" and opts.t_max > 0,
+         "CosineLR: t_max must be a positive number")
   local s = {opt = opt, t_max = opts.t_max, eta_min = opts.eta_min or 0,
              base_lr = opt.lr, epoch = 0}
   function s:step()

@@ -5,9 +5,11 @@
 --   function M:forward(x) return x * self.w end
 --   local m = M(3); local y = m(x)
 --
--- A tensor that requires grad, assigned to a field for the first time,
--- becomes a parameter; a module assigned to a field becomes a child.  Both
--- keep the order of assignment, which is the order of parameters().
+-- A leaf tensor that requires grad, assigned to a field for the first
+-- time, becomes a parameter (a result of ops kept in a field, such as an
+-- activation cached by forward, does not); a module assigned to a field
+-- becomes a child.  Both keep the order of assignment, which is the order
+-- of parameters().
 
 local core = require("annlua.core")
 
@@ -19,7 +21,7 @@ Module.__name = "Module"
 local function newindex(self, k, v)
   local mt = getmetatable(v)
   if type(v) == "userdata" and mt and mt.__name == "ann.Tensor"
-     and v:needs_grad() then
+     and v:needs_grad() and v:is_leaf() then
     table.insert(self._param_names, k)
   elseif type(v) == "table" and mt and mt.__module then
     table.insert(self._module_names, k)
@@ -27,14 +29,20 @@ local function newindex(self, k, v)
   rawset(self, k, v)
 end
 
+-- the constructor's arguments are kept (_args) so that ann.save can
+-- describe a module as data and ann.load rebuild it by calling the class
 local function new(cls, ...)
   local self = setmetatable({_param_names = {}, _module_names = {},
-                             training = true}, cls)
+                             training = true, _args = table.pack(...)}, cls)
   self:init(...)
   return self
 end
 
--- Module:extend(name) -> a new class deriving from self
+-- classes by name, for ann.load; the last class made with a name wins
+local classes = {Module = Module}
+
+-- Module:extend(name) -> a new class deriving from self, registered under
+-- name (a class without a name can't be loaded from a file)
 function Module:extend(name)
   local cls = {}
   for k, v in pairs(self) do       -- inherit metamethods by copy
@@ -43,8 +51,12 @@ function Module:extend(name)
   cls.__index = cls
   cls.__name = name or "Module"
   cls.super = self
+  if name then classes[name] = cls end
   return setmetatable(cls, {__index = self, __call = new})
 end
+
+-- Module.find_class(name) -> the class registered under name, or nil
+function Module.find_class(name) return classes[name] end
 
 Module.__index = Module
 Module.__module = true
@@ -130,9 +142,9 @@ function Module:__tostring()
   local lines = {}
   local function walk(m, indent, label)
     local n = m:num_parameters()
-    local own = label .. m:describe()
-    lines[#lines + 1] = string.format("%s%-40s %s", indent, own,
-                                      n > 0 and thousands(n) or "")
+    local own = indent .. label .. m:describe()
+    local line = string.format("%-44s %s", own, n > 0 and thousands(n) or "")
+    lines[#lines + 1] = line:gsub("%s+$", "")   -- counts in one column
     for k, c in m:children() do
       walk(c, indent .. "  ", "(" .. k .. ") ")
     end

@@ -1,0 +1,246 @@
+-- annlua.fused: the fast path for Sequential stacks of built-in layers.
+--
+-- A Sequential made only of Linear layers, each followed by at most one
+-- of Tanh, ReLU, Sigmoid, LeakyReLU (slope >= 0) or Identity, is handed to
+-- C whole (src/ann_mlp.c) instead of op by op through autograd:
+--
+--   fused.forward(model, x)  -> y, or nil when the general path must run
+--     (not fusable, or a graph is wanted).  Sequential:forward calls it,
+--     so inference under ann.no_grad takes one C call per batch.
+--   fused.trainer(model, loss, optimizer, batch_size) -> trainer, or nil
+--     when the stack, the loss (MSE, CrossEntropy, BCEWithLogits; mean) or
+--     the optimiser (SGD, Adam, AdamW, RMSprop) is not one it knows.
+--     trainer:epoch(x, y [, order]) runs a whole epoch in one C call
+--     (forward, loss, backward, optimiser step per batch) and returns the
+--     mean loss; order is a permutation of 1..N (ann.randperm), else rows
+--     are taken in order.  The model's tensors and the optimiser's state
+--     are updated in place, exactly as the general loop would.
+--     trainer:check(xb, yb) compares its loss and gradients on one batch
+--     with autograd's: ok, max relative error.
+--
+-- The plan (which tensors, which activations) is cached per model and
+-- checked on every call, so replacing a layer or a weight is seen.
+
+local core = require("annlua.core")
+
+local fused = {}
+
+local plans = setmetatable({}, {__mode = "k"})   -- model -> plan | n
+
+local act_names           -- activation class -> name in ann_mlp.c
+local function classes()
+  if act_names then return end
+  local A = require("annlua.nn.activations")
+  act_names = {[A.Tanh] = "tanh", [A.ReLU] = "relu", [A.Sigmoid] = "sigmoid",
+               [A.LeakyReLU] = "leaky"}
+  fused.Linear = require("annlua.nn.Linear")
+  fused.Identity = A.Identity
+  fused.Sequential = require("annlua.nn.Sequential")
+end
+
+-- the plan of a model, or nil if it is not a fusable stack
+local function build(model)
+  classes()
+  if getmetatable(model) ~= fused.Sequential then return nil end
+  local p = {n = model.n, keys = {}, mods = {}, lins = {}, ws = {}, bs = {},
+             acts = {}, slopes = {}, leaky = {}}
+  local open = false      -- the last Linear has no activation yet
+  for i = 1, model.n do
+    local key = tostring(i)
+    local m = rawget(model, key)
+    local mt = getmetatable(m)
+    p.keys[i], p.mods[i] = key, m
+    if mt == fused.Linear then
+      local w, b = rawget(m, "weight"), rawget(m, "bias")
+      if not core.is_tensor(w) or not w:is_contiguous()
+         or (b ~= nil and not core.is_tensor(b)) then return nil end
+      local l = #p.ws + 1
+      p.lins[l], p.ws[l], p.bs[l] = m, w, b or false
+      p.acts[l], p.slopes[l] = "identity", 0
+      open = true
+    elseif mt == fused.Identity then      -- nothing to do
+    elseif act_names[mt] then
+      if not open then return nil end
+      local l = #p.ws
+      p.acts[l] = act_names[mt]
+      if act_names[mt] == "leaky" then
+        if type(m.slope) ~= "number" or m.slope < 0 then return nil end
+        p.slopes[l] = m.slope
+        p.leaky[#p.leaky + 1] = {m, m.slope}
+      end
+      open = false
+    else
+      return nil
+    end
+  end
+  if #p.ws == 0 then return nil end
+  local ok, mlp = pcall(core._mlp, p.ws, p.bs, p.acts, p.slopes)
+  if not ok then return nil end
+  p.mlp, p.fwd = mlp, mlp.forward
+  p.nin, p.nout = p.ws[1]:size(2), p.ws[#p.ws]:size(1)
+  return p
+end
+
+-- is the cached plan still the model's?  (plain indexing: these fields
+-- are there, so no metamethod runs)
+local function valid(model, p)
+  if model.n ~= p.n then return false end
+  local mods, keys = p.mods, p.keys
+  for i = 1, p.n do
+    if model[keys[i]] ~= mods[i] then return false end
+  end
+  local lins, ws, bs = p.lins, p.ws, p.bs
+  for l = 1, #lins do
+    local m = lins[l]
+    if m.weight ~= ws[l] or (m.bias or false) ~= bs[l] then return false end
+  end
+  local leaky = p.leaky
+  for i = 1, #leaky do
+    if leaky[i][1].slope ~= leaky[i][2] then return false end
+  end
+  return true
+end
+
+-- a refusal is remembered with the module count it was decided for, so
+-- an unfusable model costs one look per call, and a Sequential that grows
+-- is looked at again
+local function plan_of(model)
+  local p = plans[model]
+  if type(p) == "table" then
+    if valid(model, p) then return p end
+  elseif p == rawget(model, "n") then
+    return nil
+  end
+  p = build(model)
+  plans[model] = p or rawget(model, "n") or false
+  return p
+end
+
+-- a user may add modules after a first call: forget a cached refusal
+function fused.forget(model) plans[model] = nil end
+
+-- y, or nil when the general path must run: the model is not a fusable
+-- stack, x does not fit it, or a graph is wanted (grad mode on and x or a
+-- parameter requires grad); the C side answers the last two
+function fused.forward(model, x)
+  local p = plans[model]
+  if type(p) ~= "table" or not valid(model, p) then
+    p = plan_of(model)
+    if not p then return nil end
+  end
+  return p.fwd(p.mlp, x, p.nout)
+end
+
+-- ---- training ------------------------------------------------------------
+
+local loss_kinds = {MSELoss = "mse", CrossEntropyLoss = "ce",
+                    BCEWithLogitsLoss = "bcel"}
+local opt_kinds = {SGD = "sgd", Adam = "adam", AdamW = "adam",
+                   RMSprop = "rmsprop"}
+
+-- state lists laid out 2 per layer (weight, bias), false where no bias
+local function state_lists(p, opt, index)
+  local st, s1, s2 = opt.state, {}, {}
+  local a, b
+  if opt.name == "SGD" then a = st.momentum
+  elseif opt.name == "RMSprop" then a, b = st.square_avg, st.momentum
+  else a, b = st.m, st.v end
+  for l = 1, #p.ws do
+    local iw, ib = index[p.ws[l]], p.bs[l] and index[p.bs[l]]
+    s1[2 * l - 1], s1[2 * l] = a and a[iw] or false, ib and a and a[ib] or false
+    s2[2 * l - 1], s2[2 * l] = b and b[iw] or false, ib and b and b[ib] or false
+  end
+  return s1, s2
+end
+
+local Trainer = {}
+Trainer.__index = Trainer
+
+function fused.trainer(model, loss, opt, batch_size)
+  local optim = require("annlua.optim")
+  local losses = require("annlua.nn.losses")
+  local p = plan_of(model)
+  if not p or type(loss) ~= "table" or type(opt) ~= "table" then return nil end
+  local lname = loss.__name
+  if not loss_kinds[lname] or getmetatable(loss) ~= losses[lname]
+     or loss.reduction ~= "mean" then return nil end
+  local oname = opt.name
+  if not opt_kinds[oname] or getmetatable(opt) ~= optim[oname] then
+    return nil
+  end
+  -- the optimiser must hold exactly the model's parameters
+  local index, n = {}, 0
+  for i, t in ipairs(opt.params) do index[t] = i; n = n + 1 end
+  local count = 0
+  for l = 1, #p.ws do
+    if not index[p.ws[l]] or (p.bs[l] and not index[p.bs[l]]) then
+      return nil
+    end
+    count = count + (p.bs[l] and 2 or 1)
+  end
+  if count ~= n then return nil end
+  batch_size = batch_size or 64
+  assert(math.type(batch_size) == "integer" and batch_size > 0,
+         "fused.trainer: batch_size must be a positive integer")
+  return setmetatable({model = model, loss = loss, opt = opt, plan = p,
+                       index = index, kind = loss_kinds[lname],
+                       opt_kind = opt_kinds[oname],
+                       batch_size = batch_size}, Trainer)
+end
+
+-- the plan, rebuilt if the model changed; nil if no longer fusable
+function Trainer:current()
+  local p = plan_of(self.model)
+  if p ~= self.plan then
+    if not p then return nil end
+    for l = 1, #p.ws do
+      if not self.index[p.ws[l]] or (p.bs[l] and not self.index[p.bs[l]]) then
+        return nil
+      end
+    end
+    self.plan = p
+  end
+  return p
+end
+
+-- one epoch; returns the mean loss (weighted by rows), or nil if the model
+-- stopped being fusable
+function Trainer:epoch(x, y, order)
+  local p = self:current()
+  if not p then return nil end
+  local opt, st = self.opt, self.opt.state
+  if opt.betas then opt.beta1, opt.beta2 = opt.betas[1], opt.betas[2] end
+  opt.step_count = st.step + 1
+  local s1, s2 = state_lists(p, opt, self.index)
+  local loss, steps = p.mlp:epoch(x, y, order, self.batch_size, self.kind,
+                                  self.opt_kind, opt, s1, s2, #p.ws)
+  st.step = st.step + steps
+  opt.step_count = st.step
+  return loss
+end
+
+-- loss and gradients of one batch, fused against autograd: ok (within
+-- rtol, 1e-5 by default, relative to each tensor's largest entry), the
+-- largest relative error, and the two losses
+function Trainer:check(xb, yb, rtol)
+  local p = self:current()
+  if not p then return nil end
+  rtol = rtol or 1e-5
+  local params = self.model:parameters()
+  core._zero_grad(params)
+  local l = self.loss(self.model(xb), yb)
+  l:backward()
+  local ref = {}
+  for i, t in ipairs(params) do ref[i] = t.grad:clone() end
+  local lf = p.mlp:grad(xb, yb, self.kind)
+  local lg = l:item()
+  local worst = math.abs(lf - lg) / math.max(math.abs(lg), 1e-30)
+  for i, t in ipairs(params) do
+    local scale = math.max(ref[i]:abs():max():item(), 1e-30)
+    local err = (t.grad - ref[i]):abs():max():item() / scale
+    if err > worst then worst = err end
+  end
+  return worst <= rtol, worst, lf, lg
+end
+
+return fused

@@ -1,0 +1,457 @@
+--[[
+ann.save(obj, path) and ann.load(path): model files that hold data, never
+code.  The container (magic, version, length, CRC, atomic replace) is C:
+src/ann_file.c.  This file writes and reads the body, a tree of typed
+records (all numbers little-endian; docs/file-format.md has the details):
+
+  tag u8   payload
+  0 nil    -
+  1 false  -
+  2 true   -
+  3 int    i64
+  4 float  f64
+  5 string u32 length, bytes
+  6 table  u32 count, then count (key, value) records; keys sorted
+  7 tensor u8 flags (1: requires grad), u8 ndim, ndim u64 dims, float32s
+  8 module string type name, a table of constructor arguments, u8 training,
+           u32 count of (string name, tensor record): its tensors,
+           u32 count of (string name, module record): its children
+  9 ref    u32 id: the id-th table, tensor or module begun before (1-based),
+           for an object met twice (a shared tensor, Sequential's children)
+
+A module is rebuilt by calling the class registered under its type name
+(Module:extend(name)) with its saved arguments, and then copying the saved
+tensors into the new module's (shapes checked).  An optimiser is saved as
+opt:state_dict(), a plain table, and loads as one.
+]]
+
+local core = require("annlua.core")
+local Module = require("annlua.nn.Module")
+require("annlua.nn")              -- registers the built-in classes
+
+local M = {}
+
+local NIL, FALSE, TRUE, INT, FLOAT, STRING, TABLE, TENSOR, MODULE, REF =
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+local MAXDEPTH = 200              -- nesting, checked when saving and loading
+
+local pack = string.pack
+
+-- arguments to save for classes whose constructor arguments can go stale:
+-- a Sequential grows with add(), so its arguments are its children now
+local args_of = {
+  Sequential = function(m)
+    local list = {}
+    for i = 1, m.n do list[i] = m:get(i) end
+    return {list, n = 1}
+  end,
+}
+
+local function is_module(v)
+  local mt = getmetatable(v)
+  return type(v) == "table" and type(mt) == "table" and mt.__module == true
+end
+
+-- the string fields of m holding tensors: its parameters in order, then
+-- the others (buffers, such as Perceptron's weights) sorted by name
+local function tensor_fields(m)
+  local names, seen = {}, {}
+  for _, k in ipairs(rawget(m, "_param_names") or {}) do
+    if core.is_tensor(rawget(m, k)) and not seen[k] then
+      names[#names + 1] = k; seen[k] = true
+    end
+  end
+  local rest = {}
+  for k, v in pairs(m) do
+    if type(k) == "string" and not seen[k] and core.is_tensor(v) then
+      rest[#rest + 1] = k
+    end
+  end
+  table.sort(rest)
+  return table.move(rest, 1, #rest, #names + 1, names)
+end
+
+local function children(m)
+  local list = {}
+  for k, c in m:children() do list[#list + 1] = {k, c} end
+  return list
+end
+
+-- ---- saving -------------------------------------------------------------
+-- One pass over obj collects the body as strings and tensors (so misuse
+-- raises before the file is touched); then the writer streams it out.
+
+-- where we are in obj, for messages: "obj.layers[2].weight"
+local function where(S, extra)
+  local parts = {"obj"}
+  for i = 1, S.depth do parts[#parts + 1] = S.keys[i] end
+  return table.concat(parts) .. (extra or "")
+end
+
+local function fail(S, fmt, ...)
+  error({msg = "save: " .. string.format(fmt, ...)})
+end
+
+local function segment(k)
+  if type(k) == "string" then
+    if k:match("^[%a_][%w_]*$") then return "." .. k end
+    return string.format("[%q]", k)
+  end
+  return "[" .. tostring(k) .. "]"
+end
+
+local function put(S, s)
+  local n = #S.items + 1
+  S.items[n] = s
+end
+
+-- a name inside a module record: u32 length and bytes, no tag
+local function put_name(S, s)
+  put(S, pack("<s4", s))
+end
+
+local function put_string(S, s)
+  if #s > 0xFFFFFFFF then fail(S, "a string of %d bytes at %s is too long",
+                               #s, where(S)) end
+  put(S, pack("<Bs4", STRING, s))
+end
+
+local keyrank = {boolean = 1, number = 2, string = 3}
+local function keyless(a, b)
+  local ta, tb = type(a), type(b)
+  if ta ~= tb then return keyrank[ta] < keyrank[tb] end
+  if ta == "boolean" then return b and not a end
+  return a < b
+end
+
+local save_value
+
+local function descend(S, key, v)
+  S.depth = S.depth + 1
+  S.keys[S.depth] = key
+  if S.depth > MAXDEPTH then
+    fail(S, "nesting deeper than %d at %s", MAXDEPTH, where(S))
+  end
+  save_value(S, v)
+  S.depth = S.depth - 1
+end
+
+-- an object met before is written as a reference; one still being
+-- written when met again is a cycle
+local function begin(S, v)
+  if S.active[v] then
+    fail(S, "a cycle at %s (a table inside itself)", where(S))
+  end
+  local id = S.ids[v]
+  if id then put(S, pack("<BI4", REF, id)); return false end
+  S.nids = S.nids + 1
+  S.ids[v] = S.nids
+  return true
+end
+
+local function save_table(S, t)
+  if not begin(S, t) then return end
+  S.active[t] = true
+  local keys = {}
+  for k in pairs(t) do
+    if not keyrank[type(k)] then
+      fail(S, "cannot save a %s as a table key at %s", type(k), where(S))
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys, keyless)
+  if #keys > 0xFFFFFFFF then fail(S, "too many keys at %s", where(S)) end
+  put(S, pack("<BI4", TABLE, #keys))
+  for _, k in ipairs(keys) do
+    save_value(S, k)
+    descend(S, segment(k), t[k])
+  end
+  S.active[t] = nil
+end
+
+local function save_tensor(S, t)
+  if not begin(S, t) then return end
+  put(S, pack("<BB", TENSOR, (t:is_leaf() and t:needs_grad()) and 1 or 0))
+  put(S, t)                       -- its rank, shape and data, from C
+end
+
+local function save_module(S, m)
+  local cls = getmetatable(m)
+  local name = cls.__name
+  if Module.find_class(name) ~= cls then
+    fail(S, "the module at %s is of a class that is not registered under "
+         .. "its name (%s): make each class with Module:extend(\"Name\") "
+         .. "and a distinct name", where(S), tostring(name))
+  end
+  if not begin(S, m) then return end
+  S.active[m] = true
+  put(S, pack("<B", MODULE))
+  put_name(S, name)
+  local args = args_of[name] and args_of[name](m)
+               or rawget(m, "_args") or {n = 0}
+  descend(S, "(args)", args)
+  put(S, pack("<B", m.training and 1 or 0))
+  local names = tensor_fields(m)
+  put(S, pack("<I4", #names))
+  for _, k in ipairs(names) do
+    put_name(S, k)
+    descend(S, segment(k), rawget(m, k))
+  end
+  local kids = children(m)
+  put(S, pack("<I4", #kids))
+  for _, kc in ipairs(kids) do
+    put_name(S, kc[1])
+    descend(S, segment(kc[1]), kc[2])
+  end
+  S.active[m] = nil
+end
+
+function save_value(S, v)
+  local tv = type(v)
+  if v == nil then put(S, pack("<B", NIL))
+  elseif tv == "boolean" then put(S, pack("<B", v and TRUE or FALSE))
+  elseif math.type(v) == "integer" then put(S, pack("<Bi8", INT, v))
+  elseif tv == "number" then put(S, pack("<Bd", FLOAT, v))
+  elseif tv == "string" then put_string(S, v)
+  elseif core.is_tensor(v) then save_tensor(S, v)
+  elseif tv == "table" then
+    local mt = getmetatable(v)
+    if mt == nil then save_table(S, v)
+    elseif is_module(v) then save_module(S, v)
+    elseif type(mt) == "table" and mt.__optimizer then
+      save_table(S, v:state_dict())
+    else
+      fail(S, "cannot save a table with a metatable at %s (only modules, "
+           .. "optimisers, tensors, plain tables and plain values)",
+           where(S))
+    end
+  else
+    local mt = getmetatable(v)
+    local kind = type(mt) == "table" and type(mt.__name) == "string"
+                 and tv .. " (" .. mt.__name .. ")" or tv
+    fail(S, "cannot save a %s at %s", kind, where(S))
+  end
+end
+
+-- streams the collected items: runs of strings joined, tensors from C
+local function write_items(w, items)
+  local run, n = {}, 0
+  for _, it in ipairs(items) do
+    if type(it) == "string" then
+      n = n + 1; run[n] = it
+    else
+      if n > 0 then w:write(table.concat(run, "", 1, n)); n = 0 end
+      w:tensor(it)
+    end
+  end
+  if n > 0 then w:write(table.concat(run, "", 1, n)) end
+end
+
+-- ann.save(obj, path) -> true, or nil, err.  Misuse (a value that can't
+-- be saved) raises, naming where it is in obj.
+function M.save(obj, path)
+  if type(path) ~= "string" then
+    error("save: bad argument #2 (file name expected, got "
+          .. type(path) .. ")", 2)
+  end
+  local S = {items = {}, keys = {}, depth = 0, ids = {}, nids = 0,
+             active = {}}
+  local ok, err = pcall(save_value, S, obj)
+  if not ok then error(type(err) == "table" and err.msg or err, 2) end
+  local w, werr = core._file_writer(path)
+  if not w then return nil, werr end
+  ok, err = pcall(write_items, w, S.items)
+  if not ok then w:abort(); error(err, 2) end
+  return w:commit()
+end
+
+-- ---- loading ------------------------------------------------------------
+-- Every error is a file problem: bad() raises {msg}, load returns nil, msg.
+-- Every count and length is checked against the bytes left before use.
+
+local function bad(D, fmt, ...)
+  local _, pos = D.r:left()
+  error({msg = string.format("%s: bad body at byte %d: " .. fmt, D.path,
+                             pos, ...)})
+end
+
+local function shapestr(t)
+  return "[" .. table.concat(t:shape(), ",") .. "]"
+end
+
+local load_value
+
+local function nested(D, depth)
+  if depth > MAXDEPTH then bad(D, "nesting deeper than %d", MAXDEPTH) end
+  return load_value(D, depth)
+end
+
+-- a count of records, each at least `least` bytes
+local function count(D, least, what)
+  local n = D.r:u32("a count of " .. what)
+  if n * least > D.r:left() then
+    bad(D, "%d %s can't fit in the %d bytes left", n, what, D.r:left())
+  end
+  return n
+end
+
+local function newid(D)
+  D.nids = D.nids + 1
+  return D.nids
+end
+
+local function load_table(D, depth)
+  local n = count(D, 2, "table entries")
+  local t, id = {}, newid(D)
+  for _ = 1, n do
+    local k = nested(D, depth + 1)
+    if not keyrank[type(k)] or k ~= k then
+      bad(D, "a table key that is a %s", k ~= k and "NaN" or type(k))
+    end
+    if t[k] ~= nil then bad(D, "the key %s twice", tostring(k)) end
+    t[k] = nested(D, depth + 1)
+  end
+  D.objs[id] = t
+  return t
+end
+
+local function load_tensor(D)
+  local flags = D.r:u8("a tensor's flags")
+  if flags > 1 then bad(D, "tensor flags %d", flags) end
+  local id = newid(D)
+  local t = D.r:tensor()
+  if flags == 1 then t:requires_grad(true) end
+  D.objs[id] = t
+  return t
+end
+
+-- copies the state of module src (freshly loaded) into dst, the module
+-- the constructor of dst's parent built in its place
+local function copy_state(D, dst, src, name)
+  if getmetatable(dst) ~= getmetatable(src) then
+    bad(D, "child %s is a %s in the file but the rebuilt module has a %s",
+        name, getmetatable(src).__name, getmetatable(dst).__name)
+  end
+  for _, k in ipairs(tensor_fields(src)) do
+    local cur, t = rawget(dst, k), rawget(src, k)
+    if core.is_tensor(cur) then
+      if shapestr(cur) ~= shapestr(t) then
+        bad(D, "%s.%s is %s in the file but %s in the rebuilt module",
+            name, k, shapestr(t), shapestr(cur))
+      end
+      cur:copy(t)
+    else
+      rawset(dst, k, t)
+    end
+  end
+  for _, kc in ipairs(children(src)) do
+    local cur = rawget(dst, kc[1])
+    if is_module(cur) then copy_state(D, cur, kc[2], name .. "." .. kc[1])
+    else dst:register_module(kc[1], kc[2]) end
+  end
+  dst.training = src.training
+end
+
+local function load_module(D, depth)
+  local r = D.r
+  local name = r:str()
+  local cls = Module.find_class(name)
+  if not cls then
+    error({msg = string.format("%s: unknown module type '%s': define the "
+      .. "class (%s = ann.nn.Module:extend(\"%s\")) before loading", D.path,
+      name, name, name)})
+  end
+  local id = newid(D)
+  local args = nested(D, depth + 1)
+  if type(args) ~= "table" then bad(D, "%s's arguments are not a table", name) end
+  local nargs = args.n or #args
+  if math.type(nargs) ~= "integer" or nargs < 0 or nargs > 250 then
+    bad(D, "%s has %s arguments", name, tostring(nargs))
+  end
+  local training = r:u8("a training flag")
+  if training > 1 then bad(D, "training flag %d", training) end
+  local ok, m = pcall(cls, table.unpack(args, 1, nargs))
+  if not ok then
+    error({msg = string.format("%s: cannot rebuild %s from its saved "
+      .. "arguments: %s", D.path, name, tostring(m))})
+  end
+  for _ = 1, count(D, 6, "tensors") do
+    local k = r:str()
+    local t = nested(D, depth + 1)
+    if not core.is_tensor(t) then bad(D, "%s.%s is not a tensor", name, k) end
+    local cur = rawget(m, k)
+    if core.is_tensor(cur) then
+      if shapestr(cur) ~= shapestr(t) then
+        bad(D, "%s.%s is %s in the file but %s in the rebuilt module",
+            name, k, shapestr(t), shapestr(cur))
+      end
+      cur:copy(t)
+    elseif cur == nil then
+      if t:needs_grad() then m:register_parameter(k, t) else rawset(m, k, t) end
+    else
+      bad(D, "%s.%s is a tensor in the file but a %s in the rebuilt module",
+          name, k, type(cur))
+    end
+  end
+  for _ = 1, count(D, 6, "children") do
+    local k = r:str()
+    local c = nested(D, depth + 1)
+    if not is_module(c) then bad(D, "child %s.%s is not a module", name, k) end
+    local cur = rawget(m, k)
+    if cur == c then                       -- passed to the constructor
+    elseif is_module(cur) then copy_state(D, cur, c, name .. "." .. k)
+    elseif cur == nil then m:register_module(k, c)
+    else bad(D, "%s.%s is a %s in the rebuilt module, not a module", name,
+             k, type(cur)) end
+  end
+  m.training = training == 1
+  D.objs[id] = m
+  return m
+end
+
+function load_value(D, depth)
+  local r = D.r
+  local tag = r:u8("a record's tag")
+  if tag == NIL then return nil
+  elseif tag == FALSE then return false
+  elseif tag == TRUE then return true
+  elseif tag == INT then return r:i64()
+  elseif tag == FLOAT then return r:f64()
+  elseif tag == STRING then return r:str()
+  elseif tag == TABLE then return load_table(D, depth)
+  elseif tag == TENSOR then return load_tensor(D)
+  elseif tag == MODULE then return load_module(D, depth)
+  elseif tag == REF then
+    local id = r:u32("a reference")
+    local obj = D.objs[id]
+    if obj == nil then
+      bad(D, "a reference to object %d, which is not complete before it", id)
+    end
+    return obj
+  end
+  bad(D, "unknown record type %d", tag)
+end
+
+-- ann.load(path [, {max_bytes = 2^40}]) -> obj, or nil, err
+function M.load(path, opts)
+  if type(path) ~= "string" then
+    error("load: bad argument #1 (file name expected, got "
+          .. type(path) .. ")", 2)
+  end
+  local r, err = core._file_reader(path, opts and opts.max_bytes)
+  if not r then return nil, err end
+  local D = {r = r, path = path, nids = 0, objs = {}}
+  local grad = core._set_grad_enabled(false)     -- copies into parameters
+  local ok, obj = pcall(load_value, D, 0)
+  core._set_grad_enabled(grad)
+  if ok and r:left() ~= 0 then
+    ok, obj = pcall(bad, D, "%d bytes after the last record", r:left())
+  end
+  r:close()
+  if not ok then
+    return nil, type(obj) == "table" and obj.msg or tostring(obj)
+  end
+  return obj
+end
+
+return M
