@@ -412,7 +412,7 @@ describe("ann.evaluate", function()
     assert.matches("evaluate: batch_size must be a positive integer, got 0", err, 1, true)
     ok, err = pcall(ann.evaluate, identity, {})
     assert.is_false(ok)
-    assert.matches("evaluate: the dataset must be a dataset", err, 1, true)
+    assert.matches("evaluate: ds must be a dataset", err, 1, true)
   end)
 
   it("runs the model in eval() mode without a graph and restores its mode", function()
@@ -444,10 +444,13 @@ describe("progress display", function()
     local p, t, buf = setup("bar")
     p:epoch_begin(1)
     local names = {"loss", "accuracy"}
-    t.now = 0.5; p:step(1, names, {loss = 0.5, accuracy = 0.25}, 100)
-    t.now = 0.55; p:step(2, names, {loss = 0.4, accuracy = 0.5}, 200)   -- too soon
-    t.now = 0.7; p:step(3, names, {loss = 0.3, accuracy = 0.5}, 300)
-    t.now = 0.75; p:step(4, names, {loss = 0.2, accuracy = 0.75}, 400) -- last
+    local function step(s, logs, n)      -- as fit calls it
+      if p:due(s) then p:step(s, names, logs, n) end
+    end
+    t.now = 0.5; step(1, {loss = 0.5, accuracy = 0.25}, 100)
+    t.now = 0.55; step(2, {loss = 0.4, accuracy = 0.5}, 200)   -- too soon
+    t.now = 0.7; step(3, {loss = 0.3, accuracy = 0.5}, 300)
+    t.now = 0.75; step(4, {loss = 0.2, accuracy = 0.75}, 400)  -- the last
     local text = table.concat(buf)
     local draws = select(2, text:gsub("\r", ""))
     assert.equal(3, draws)
@@ -481,7 +484,9 @@ describe("progress display", function()
   it("writes only the epoch lines when not on a terminal, nothing when off", function()
     local p, t, buf = setup("lines")
     p:epoch_begin(2)
-    t.now = 1; p:step(4, {"loss"}, {loss = 1}, 10)
+    t.now = 1
+    assert.is_false(p:due(4))
+    p:step(4, {"loss"}, {loss = 1}, 10)
     p:epoch_end({"loss"}, {loss = 1}, 12345.4, 75)
     assert.equal("epoch 2/2  loss 1.0000  12345 samples/s  1m15s\n", table.concat(buf))
     p, t, buf = setup("off")

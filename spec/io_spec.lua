@@ -260,7 +260,8 @@ describe("core.npy_load and core.npy_save", function()
     assert.are.equal("\147NUMPY\1\0", s:sub(1, 8))
     assert.are.equal(0, (10 + hl) % 64)
     assert.are.equal("{'descr': '<f4', 'fortran_order': False, "
-                     .. "'shape': (2, 3), }", s:sub(11, 10 + hl):match("^(.-)%s*$"))
+                     .. "'shape': (2, 3), }",
+                     s:sub(11, 10 + hl):match("^(.-)%s*$"))
     assert.are.equal(10 + hl + 24, #s)
     assert.are.equal(string.pack("<f", 1), s:sub(11 + hl, 14 + hl))
   end)

@@ -329,6 +329,74 @@ void ann_csv_free(ann_Csv *c);               /* releases and zeroes *c */
 ann_Tensor *ann_npy_load(const char *path);
 int ann_npy_save(const ann_Tensor *t, const char *path);
 
+/* Model files (ann_file.c): the container of docs/file-format.md.  Magic,
+** u32 version, u64 body length, the body, then the length again and a
+** CRC-32 of all that precedes it; little-endian.  The body's records are
+** the serializer's (lua/annlua/serialize.lua); tensors are written here. */
+#define ANN_FILE_VERSION 1
+uint32_t ann_crc32(uint32_t crc, const void *p, size_t n);  /* zlib's; 0 starts */
+typedef struct ann_Writer ann_Writer;
+/* creates path.tmp-<pid> beside path and writes the header */
+ann_Writer *ann_writer_open(const char *path);
+/* appends to the body; I/O errors are kept and reported by commit */
+int ann_writer_bytes(ann_Writer *w, const void *p, size_t n);
+/* u8 ndim, ndim u64 dims, the elements as float32 (any strides) */
+int ann_writer_tensor(ann_Writer *w, const ann_Tensor *t);
+/* trailer, fflush, fsync, rename over path, fsync of the directory;
+** frees w (on failure too, removing the temp file) */
+int ann_writer_commit(ann_Writer *w);
+void ann_writer_abort(ann_Writer *w);        /* removes the temp file; NULL ok */
+
+typedef struct ann_Reader {
+  unsigned char *buf;       /* the whole file */
+  size_t size;
+  size_t pos, end;          /* cursor in the body, which ends at end */
+  uint32_t version;
+  char *path;               /* for messages */
+} ann_Reader;
+/* reads the whole file (at most max_bytes) and checks magic, version,
+** size and CRC; errors say which ("f.ann: truncated: 10 bytes, expected 52") */
+int ann_reader_open(ann_Reader *r, const char *path, size_t max_bytes);
+void ann_reader_close(ann_Reader *r);
+size_t ann_reader_left(const ann_Reader *r);
+/* the next n bytes of the body, or NULL and an error naming `what` */
+const void *ann_reader_take(ann_Reader *r, size_t n, const char *what);
+/* a tensor as ann_writer_tensor wrote it, its shape checked against
+** the bytes left before anything is allocated */
+ann_Tensor *ann_reader_tensor(ann_Reader *r);
+
+/* ---- pictures (ann_png.c): an RGB image to draw heat maps, points, lines
+** and small text into, written and read as PNG by libpng.  Positions are
+** pixels from the top left, 0-based (pixel (i,j) is centred on (i,j));
+** colours are 0xRRGGBB.  Drawing is clipped to the image. ------------- */
+typedef struct ann_Image {
+  int width, height;
+  unsigned char *rgb;       /* height rows of width R,G,B bytes */
+} ann_Image;
+ann_Image *ann_image_new(int width, int height, uint32_t bg);
+void ann_image_free(ann_Image *img);                     /* NULL ok */
+int ann_image_get(const ann_Image *img, int x, int y, uint32_t *rgb);
+/* the Playground's diverging scale: orange at lo, light grey midway, blue
+** at hi, linear in RGB between, clamped outside [lo,hi] */
+uint32_t ann_colour(double v, double lo, double hi);
+uint32_t ann_mix(uint32_t a, uint32_t b, double t);     /* (1-t) a + t b */
+/* grid [rows,cols] (row 1 at the top) coloured by ann_colour, mixed with
+** white by fade (0..1), bilinear, into the w x h rectangle at (x,y) */
+int ann_image_heatmap(ann_Image *img, const ann_Tensor *grid, double lo,
+                      double hi, double fade, int x, int y, int w, int h);
+int ann_image_rect(ann_Image *img, int x, int y, int w, int h, uint32_t rgb);
+/* a disc of radius r; a ring of width sw in stroke around it if sw > 0 */
+int ann_image_disc(ann_Image *img, double cx, double cy, double r,
+                   uint32_t fill, uint32_t stroke, double sw);
+int ann_image_line(ann_Image *img, double x0, double y0, double x1,
+                   double y1, uint32_t rgb, double width);
+/* text in a 5x7 pixel font (digits, letters, ".-+:%()/=,") scaled by
+** scale; (x,y) is the top left of the first glyph */
+int ann_image_text(ann_Image *img, int x, int y, const char *s, uint32_t rgb,
+                   int scale);
+int ann_png_write(const ann_Image *img, const char *path);   /* 8-bit RGB */
+ann_Image *ann_png_read(const char *path);   /* any PNG, as 8-bit RGB */
+
 /* ---- optimisers (ann_optim.c): one call updates a whole parameter list;
 ** state tensors are the caller's (same shapes as the params), so they can
 ** be saved; a param whose grad is NULL is skipped, as in PyTorch -------- */
@@ -353,5 +421,49 @@ int ann_l1_grad(int n, ann_Tensor *const *params, float rate);
 ** *total gets the norm before clipping */
 int ann_clip_grad_norm(int n, ann_Tensor *const *params, double max_norm,
                        double *total);
+
+/* ---- fused multilayer perceptron (ann_mlp.c) ----------------------------
+** A stack of linear layers, each followed by one activation, run without
+** autograd from preallocated buffers: inference in one call, and a whole
+** training epoch (forward, loss, backward, optimiser step per batch) in
+** one call.  The layers' tensors are the caller's (retained), updated in
+** place, so the fused path and the general one share one model. */
+typedef enum ann_Act {
+  ANN_ACT_IDENTITY, ANN_ACT_TANH, ANN_ACT_RELU, ANN_ACT_SIGMOID,
+  ANN_ACT_LEAKY
+} ann_Act;
+typedef enum ann_MlpLoss { ANN_MLP_MSE, ANN_MLP_CE, ANN_MLP_BCEL } ann_MlpLoss;
+typedef enum ann_MlpOpt { ANN_MLP_SGD, ANN_MLP_ADAM, ANN_MLP_RMSPROP } ann_MlpOpt;
+typedef struct ann_Mlp ann_Mlp;
+/* n layers: w[i] [out,in] (contiguous), b[i] [out] or NULL, act[i],
+** slope[i] for LeakyReLU (>= 0; slope may be NULL) */
+ann_Mlp *ann_mlp_new(int n, ann_Tensor *const *w, ann_Tensor *const *b,
+                     const int *act, const float *slope);
+void ann_mlp_free(ann_Mlp *m);
+/* 1 if an op on x and the params would record a graph now (grad mode on
+** and x or a param requires grad): the fused path does not apply then */
+int ann_mlp_wants_graph(const ann_Mlp *m, const ann_Tensor *x);
+/* 1 if x is [N,in] or [in] for this network */
+int ann_mlp_fits(const ann_Mlp *m, const ann_Tensor *x);
+/* y = the network on x [N,in] or [in]; y [N,out] or [out], dense */
+int ann_mlp_forward(ann_Mlp *m, const ann_Tensor *x, ann_Tensor *y);
+/* the mean loss of one batch and its gradients, written (not added) into
+** the params' grads (made if missing); for checking against autograd */
+int ann_mlp_grad(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
+                 ann_MlpLoss loss, double *lossval);
+typedef struct ann_MlpTrain {
+  ann_MlpLoss loss;           /* reduction: mean */
+  ann_MlpOpt opt;
+  ann_OptimOpts o;            /* o.step: the next step's number, advanced */
+  float l1;                   /* L1 rate, 0 for none */
+  ann_Tensor **s1, **s2;      /* optimiser state, 2 per layer (w, b) or NULL */
+} ann_MlpTrain;
+/* one epoch over x [S,in], y ([S] class indices for CE, else [S,out]) in
+** batches of `batch` rows, in the order of `order` (1-based indices as
+** floats, [S]) or in storage order when NULL; the last batch may be
+** short.  *mean_loss gets the mean of the batch losses weighted by rows. */
+int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
+                  const ann_Tensor *order, int64_t batch, ann_MlpTrain *t,
+                  double *mean_loss);
 
 #endif

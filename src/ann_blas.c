@@ -249,6 +249,177 @@ static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
              x, (int)incx, beta, y, (int)incy);
 }
 
+/* ---- tiny products: direct kernels, no BLAS call ----------------------
+** Below a few thousand multiply-adds a BLAS call costs more than the work
+** (argument checks, buffer setup, and for OpenBLAS a look at its thread
+** pool).  A 2-8-8-1 network's gemms are all of this kind, so they never
+** leave this file.  Two loop orders: rows of op(B) added into a row of C
+** (op(B) rows contiguous), or dot products (both operands contiguous
+** along k); the last case (A^T B^T) is plain loops. */
+#define SMALL_MNK 32768
+
+#define SMALL_BODY                                                         \
+  int64_t i, j, p;                                                         \
+  for (i = 0; i < m; i++) {                                                \
+    float *c = C + i * ldc;                                                \
+    if (beta == 0.0f) for (j = 0; j < n; j++) c[j] = 0.0f;                 \
+    else if (beta != 1.0f) for (j = 0; j < n; j++) c[j] *= beta;          \
+    if (!tb) {                  /* c += a_ip * B[p,:] */                   \
+      for (p = 0; p < k; p++) {                                            \
+        const float *b = B + p * ldb;                                      \
+        float a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);          \
+        for (j = 0; j < n; j++) c[j] += a * b[j];                          \
+      }                                                                    \
+    }                                                                      \
+    else if (!ta) {             /* c[j] += A[i,:] . B[j,:] */              \
+      const float *a = A + i * lda;                                        \
+      for (j = 0; j < n; j++)                                              \
+        c[j] += alpha * dot8(k, a, B + j * ldb);                           \
+    }                                                                      \
+    else                                                                   \
+      for (j = 0; j < n; j++) {                                            \
+        float s = 0.0f;                                                    \
+        for (p = 0; p < k; p++) s += A[p * lda + i] * B[j * ldb + p];      \
+        c[j] += alpha * s;                                                 \
+      }                                                                    \
+  }
+
+#define SMALL_ARGS int ta, int tb, int64_t m, int64_t n, int64_t k,        \
+  float alpha, const float *restrict A, int64_t lda,                       \
+  const float *restrict B, int64_t ldb, float beta, float *restrict C,     \
+  int64_t ldc
+
+/* a dot product in 8 independent sums: without them the compiler must
+** add in order, one lane at a time */
+#define DOT8_BODY                                                          \
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s;                              \
+  int64_t p, q;                                                            \
+  for (p = 0; p + 8 <= k; p += 8)                                          \
+    for (q = 0; q < 8; q++) acc[q] += a[p + q] * b[p + q];                 \
+  s = ((acc[0] + acc[4]) + (acc[1] + acc[5]))                              \
+    + ((acc[2] + acc[6]) + (acc[3] + acc[7]));                             \
+  for (; p < k; p++) s += a[p] * b[p];                                     \
+  return s;
+
+#define dot8 dot8_c
+static inline float dot8_c(int64_t k, const float *restrict a,
+                           const float *restrict b) { DOT8_BODY }
+static void small_gemm_c(SMALL_ARGS) { SMALL_BODY }
+#undef dot8
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* the same loops compiled for AVX2+FMA and vectorised (-O2 does not) */
+#define dot8 dot8_avx2
+__attribute__((target("avx2,fma"), optimize("O3")))
+static inline float dot8_avx2(int64_t k, const float *restrict a,
+                              const float *restrict b) { DOT8_BODY }
+__attribute__((target("avx2,fma"), optimize("O3")))
+static void small_gemm_avx2(SMALL_ARGS) { SMALL_BODY }
+#undef dot8
+#define HAVE_SMALL_AVX2 1
+
+#include <immintrin.h>
+
+/* C[i,j] += alpha A[i,:] . B[j,:], four columns at a time: the four sums
+** are reduced together, which costs about one lone reduction */
+__attribute__((target("avx2,fma")))
+static void dots_avx2(int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *A, int64_t lda, const float *B,
+                      int64_t ldb, float *C, int64_t ldc) {
+  int64_t i, j, p;
+  for (i = 0; i < m; i++) {
+    const float *a = A + i * lda;
+    float *c = C + i * ldc;
+    for (j = 0; j + 4 <= n; j += 4) {
+      const float *b0 = B + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb;
+      const float *b3 = b2 + ldb;
+      __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, t;
+      __m128 r;
+      float tail[4] = {0, 0, 0, 0};
+      for (p = 0; p + 8 <= k; p += 8) {
+        __m256 av = _mm256_loadu_ps(a + p);
+        s0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b0 + p), s0);
+        s1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b1 + p), s1);
+        s2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b2 + p), s2);
+        s3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b3 + p), s3);
+      }
+      for (; p < k; p++) {
+        tail[0] += a[p] * b0[p]; tail[1] += a[p] * b1[p];
+        tail[2] += a[p] * b2[p]; tail[3] += a[p] * b3[p];
+      }
+      t = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1), _mm256_hadd_ps(s2, s3));
+      r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+      r = _mm_add_ps(r, _mm_loadu_ps(tail));
+      r = _mm_fmadd_ps(_mm_set1_ps(alpha), r, _mm_loadu_ps(c + j));
+      _mm_storeu_ps(c + j, r);
+    }
+    for (; j < n; j++) c[j] += alpha * dot8_avx2(k, a, B + j * ldb);
+  }
+}
+
+/* the same with 16 lanes; a masked load takes the last k % 16 */
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *A, int64_t lda, const float *B,
+                        int64_t ldb, float *C, int64_t ldc) {
+  __mmask16 last = (__mmask16)((1u << (k & 15)) - 1);
+  int64_t i, j, p, kk = k & ~(int64_t)15;
+  for (i = 0; i < m; i++) {
+    const float *a = A + i * lda;
+    float *c = C + i * ldc;
+    for (j = 0; j + 4 <= n; j += 4) {
+      const float *b0 = B + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb;
+      const float *b3 = b2 + ldb;
+      __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, av;
+      __m256 h0, h1, h2, h3, t;
+      __m128 r;
+      for (p = 0; p < kk; p += 16) {
+        av = _mm512_loadu_ps(a + p);
+        s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b0 + p), s0);
+        s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b1 + p), s1);
+        s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b2 + p), s2);
+        s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b3 + p), s3);
+      }
+      if (last) {
+        av = _mm512_maskz_loadu_ps(last, a + p);
+        s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(last, b0 + p), s0);
+        s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(last, b1 + p), s1);
+        s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(last, b2 + p), s2);
+        s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(last, b3 + p), s3);
+      }
+#define HALVES(z) _mm256_add_ps(_mm512_castps512_ps256(z), \
+                                _mm512_extractf32x8_ps(z, 1))
+      h0 = HALVES(s0); h1 = HALVES(s1); h2 = HALVES(s2); h3 = HALVES(s3);
+#undef HALVES
+      t = _mm256_hadd_ps(_mm256_hadd_ps(h0, h1), _mm256_hadd_ps(h2, h3));
+      r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+      r = _mm_fmadd_ps(_mm_set1_ps(alpha), r, _mm_loadu_ps(c + j));
+      _mm_storeu_ps(c + j, r);
+    }
+    for (; j < n; j++) c[j] += alpha * dot8_avx2(k, a, B + j * ldb);
+  }
+}
+#endif
+
+static void small_gemm(SMALL_ARGS) {
+#ifdef HAVE_SMALL_AVX2
+  static int avx2 = -1, avx512;
+  if (avx2 < 0) { avx512 = ann_cpu_avx512(); avx2 = ann_cpu_avx2(); }
+  if (avx2 && tb && !ta) {      /* the forward of a layer: x w^T */
+    int64_t i, j;
+    for (i = 0; i < m && beta != 1.0f; i++)
+      for (j = 0; j < n; j++)
+        C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    (avx512 ? dots_avx512 : dots_avx2)(m, n, k, alpha, A, lda, B, ldb, C,
+                                       ldc);
+    return;
+  }
+  if (avx2) { small_gemm_avx2(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta,
+                              C, ldc); return; }
+#endif
+  small_gemm_c(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* C[m,n] = alpha op(A) op(B) + beta C on row-major storage; m, n > 0 */
 static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *A, int64_t lda,
@@ -257,6 +428,10 @@ static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
   if (k == 0 || blas.sgemm == NULL || blas.builtin || !fits(m) || !fits(n)
       || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
     return builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (m * n * k <= SMALL_MNK) {
+    small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return 0;
+  }
   if (n == 1)                 /* a column of C: op(A) times a vector */
     gemv(ta, ta ? k : m, ta ? m : k, alpha, A, lda, B, tb ? 1 : ldb,
          beta, C, ldc);
@@ -366,6 +541,15 @@ done:
 }
 
 /* ---- entry points ------------------------------------------------------ */
+
+/* for the core's own fused code (ann_mlp.c): raw row-major operands,
+** shapes known good; the same dispatch as ann_gemm */
+int ann_gemm_raw(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float *A, int64_t lda, const float *B,
+                 int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (m == 0 || n == 0) return 0;
+  return kgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 #define SHAPE(t, buf) ann_shapestr(t, buf, sizeof buf)
 

@@ -8,6 +8,7 @@
 ** 0x0C i32, 0x0D f32, 0x0E f64); byte 3 the number of dims; then each
 ** dim as a big-endian u32; then the values, big-endian, row-major.
 */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -48,12 +49,23 @@ static float decode(const unsigned char *p, int type) {
 static long readn(gzFile f, unsigned char *buf, size_t n) {
   size_t got = 0;
   while (got < n) {
-    int r = gzread(f, buf + got, (unsigned)(n - got > 1 << 30 ? 1 << 30 : n - got));
+    size_t want = n - got > 1u << 30 ? 1u << 30 : n - got;
+    int r = gzread(f, buf + got, (unsigned)want);
     if (r < 0) return -1;
     if (r == 0) break;
     got += (size_t)r;
   }
   return (long)got;
+}
+
+/* zlib's message without the path it puts in front */
+static const char *gzmsg(gzFile f, const char *path) {
+  int err;
+  const char *m = gzerror(f, &err);
+  size_t n = strlen(path);
+  if (err == Z_ERRNO) return strerror(errno);
+  if (strncmp(m, path, n) == 0 && m[n] == ':') m += n + 1 + (m[n + 1] == ' ');
+  return m;
 }
 
 static ann_Tensor *fail(gzFile f, unsigned char *buf) {
@@ -70,9 +82,13 @@ ann_Tensor *ann_idx_read(const char *path) {
   ann_Tensor *t;
   int type, ndim, es, d, zerr;
   long r;
-  gzFile f = gzopen(path, "rb");
+  gzFile f;
+  errno = 0;
+  f = gzopen(path, "rb");
   if (f == NULL)
-    return ann_seterror("%s: cannot open file", path), NULL;
+    return ann_seterror("%s: cannot open file: %s", path,
+                        errno ? strerror(errno) : "out of memory"), NULL;
+  gzbuffer(f, 1 << 17);
   r = readn(f, head, 4);
   if (r < 0) goto ioerror;
   if (r < 4)
@@ -119,6 +135,11 @@ ann_Tensor *ann_idx_read(const char *path) {
     if (r == 0) break;
     have += (size_t)r;
   }
+  gzerror(f, &zerr);
+  if (have < need && zerr == Z_BUF_ERROR)
+    return ann_seterror("%s: byte %lu of the data: compressed data ends "
+                        "early (file truncated)", path,
+                        (unsigned long)(4 + 4 * ndim + have)), fail(f, buf);
   if (have < need)
     return ann_seterror("%s: byte %lu: file ends early: the header announces "
                         "%lld values (%lu bytes of data), the file has %lu",
@@ -127,6 +148,12 @@ ann_Tensor *ann_idx_read(const char *path) {
                         (unsigned long)have), fail(f, buf);
   r = readn(f, &probe, 1);
   if (r < 0) goto ioerror;
+  /* a gzip stream cut in its trailer still gave all the data: zlib tells
+  ** only through gzerror */
+  gzerror(f, &zerr);
+  if (r == 0 && zerr == Z_BUF_ERROR)
+    return ann_seterror("%s: compressed data ends early (file truncated)",
+                        path), fail(f, buf);
   if (r > 0)
     return ann_seterror("%s: byte %lu: extra data after the %lld values the "
                         "header announces", path,
@@ -135,10 +162,13 @@ ann_Tensor *ann_idx_read(const char *path) {
   gzclose(f);
   t = ann_new(ndim, shape);
   if (t == NULL) { free(buf); return NULL; }
-  for (i = 0; i < n; i++) t->st->data[i] = decode(buf + i * es, type);
+  if (type == 0x08)            /* bytes, as in MNIST: no decoding */
+    for (i = 0; i < n; i++) t->st->data[i] = buf[i];
+  else
+    for (i = 0; i < n; i++) t->st->data[i] = decode(buf + i * es, type);
   free(buf);
   return t;
 ioerror:
-  ann_seterror("%s: read error: %s", path, gzerror(f, &zerr));
+  ann_seterror("%s: read error: %s", path, gzmsg(f, path));
   return fail(f, buf);
 }

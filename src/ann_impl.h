@@ -60,6 +60,11 @@ int ann_cpu_flush_denormal(void);   /* FTZ and DAZ on in this thread? */
 ** so far; and a switch to the built-in kernels instead of the BLAS */
 int64_t ann_blas_copies(void);
 void ann_blas_use_builtin(int on);
+/* C = alpha op(A) op(B) + beta C on raw row-major operands whose shapes
+** are known good (ann_mlp.c); tiny products skip the BLAS */
+int ann_gemm_raw(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float *A, int64_t lda, const float *B,
+                 int64_t ldb, float beta, float *C, int64_t ldc);
 
 /*
 ** Strided walk over n operands sharing one shape (broadcast operands carry

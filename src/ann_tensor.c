@@ -3,6 +3,7 @@
 */
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,87 @@ static void *alloc_ud = NULL;
 static _Atomic uint64_t allocated;
 static _Atomic int64_t live;
 
+/* ---- a cache of freed storage ---------------------------------------------
+** A training loop frees and allocates the same sizes at every step.  Giving
+** those blocks back saves malloc and free and, for large blocks, the page
+** faults of fresh memory (glibc hands big blocks back to the OS at free).
+** Blocks are kept by exact size, the most recent first, at most CACHE_N of
+** them and CACHE_BYTES in all; the oldest goes when a new one needs room.
+** Cached blocks are not live (ann_live_bytes) and count again in
+** ann_allocated when reused, so the collector's accounting is unchanged.
+** Headers are kept too.  A spin lock guards both: the core may be used
+** from several threads, and the critical sections are a few loads. */
+#define CACHE_N 32
+#define CACHE_BYTES ((size_t)32 << 20)
+#define HEADERS_N 256
+
+static struct {
+  ann_Storage *blk[CACHE_N];      /* oldest first */
+  int n, nh;
+  size_t bytes;
+  ann_Tensor *hdr[HEADERS_N];
+  atomic_flag lock;
+} cache = {.lock = ATOMIC_FLAG_INIT};
+
+static void lock(void) {
+  while (atomic_flag_test_and_set_explicit(&cache.lock, memory_order_acquire))
+    ;
+}
+static void unlock(void) {
+  atomic_flag_clear_explicit(&cache.lock, memory_order_release);
+}
+
+static void block_free(ann_Storage *s) {
+  allocf(alloc_ud, s->raw, s->rawsize, 0);
+  free(s);
+}
+
+/* a cached block of exactly `bytes`, or NULL */
+static ann_Storage *cache_take(size_t bytes) {
+  ann_Storage *s = NULL;
+  int i;
+  lock();
+  for (i = cache.n - 1; i >= 0; i--)
+    if (cache.blk[i]->rawsize == bytes) {
+      s = cache.blk[i];
+      memmove(cache.blk + i, cache.blk + i + 1,
+              (size_t)(cache.n - i - 1) * sizeof *cache.blk);
+      cache.n--;
+      cache.bytes -= bytes;
+      break;
+    }
+  unlock();
+  return s;
+}
+
+/* keeps s for reuse, or frees it (and any older block pushed out) */
+static void cache_put(ann_Storage *s) {
+  ann_Storage *out[CACHE_N + 1];
+  int nout = 0, i;
+  if (s->rawsize > CACHE_BYTES / 4) { block_free(s); return; }
+  lock();
+  while (cache.n > 0 && (cache.n == CACHE_N
+                         || cache.bytes + s->rawsize > CACHE_BYTES)) {
+    out[nout++] = cache.blk[0];
+    cache.bytes -= cache.blk[0]->rawsize;
+    memmove(cache.blk, cache.blk + 1, (size_t)--cache.n * sizeof *cache.blk);
+  }
+  cache.blk[cache.n++] = s;
+  cache.bytes += s->rawsize;
+  unlock();
+  for (i = 0; i < nout; i++) block_free(out[i]);
+}
+
+/* frees every cached block, through the allocator that made it */
+static void cache_flush(void) {
+  lock();
+  while (cache.n > 0) block_free(cache.blk[--cache.n]);
+  cache.bytes = 0;
+  unlock();
+}
+
 void ann_setallocf(ann_Alloc f, void *ud) {
+  cache_flush();
   allocf = f ? f : default_alloc;
   alloc_ud = f ? ud : NULL;
 }
@@ -71,6 +152,13 @@ static ann_Storage *storage_new(int64_t n) {
     return NULL;
   }
   bytes = (size_t)n * sizeof(float) + ANN_ALIGN;
+  if ((s = cache_take(bytes)) != NULL) {
+    s->n = n;
+    s->refs = 1;
+    allocated += bytes;
+    live += (int64_t)bytes;
+    return s;
+  }
   s = malloc(sizeof *s);
   if (s == NULL) { ann_seterror("tensor: out of memory"); return NULL; }
   s->raw = allocf(alloc_ud, NULL, 0, bytes);
@@ -92,8 +180,7 @@ static ann_Storage *storage_new(int64_t n) {
 static void storage_release(ann_Storage *s) {
   if (s && --s->refs == 0) {
     live -= (int64_t)s->rawsize;
-    allocf(alloc_ud, s->raw, s->rawsize, 0);
-    free(s);
+    cache_put(s);
   }
 }
 
@@ -106,10 +193,24 @@ void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
 }
 
 static ann_Tensor *header_new(void) {
-  ann_Tensor *t = calloc(1, sizeof *t);
-  if (t == NULL) ann_seterror("tensor: out of memory");
-  else t->refs = 1;
+  ann_Tensor *t = NULL;
+  lock();
+  if (cache.nh > 0) t = cache.hdr[--cache.nh];
+  unlock();
+  if (t) memset(t, 0, sizeof *t);
+  else if ((t = calloc(1, sizeof *t)) == NULL) {
+    ann_seterror("tensor: out of memory");
+    return NULL;
+  }
+  t->refs = 1;
   return t;
+}
+
+static void header_free(ann_Tensor *t) {
+  lock();
+  if (cache.nh < HEADERS_N) { cache.hdr[cache.nh++] = t; t = NULL; }
+  unlock();
+  free(t);
 }
 
 ann_Tensor *ann_new(int ndim, const int64_t *shape) {
@@ -159,7 +260,7 @@ void ann_release(ann_Tensor *t) {
   ann_release(t->grad);
   if (t->node) ann_node_free(t->node);   /* ann_autograd.c */
   storage_release(t->st);
-  free(t);
+  header_free(t);
 }
 
 int64_t ann_numel(const ann_Tensor *t) {

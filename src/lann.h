@@ -43,6 +43,9 @@ void lann_open_tensor(lua_State *L);   /* ltensor.c */
 void lann_open_math(lua_State *L);     /* lmath.c */
 void lann_open_nn(lua_State *L);       /* lnn.c */
 void lann_open_data(lua_State *L);     /* ldata.c */
+void lann_open_mlp(lua_State *L);      /* lmlp.c: the fused MLP path */
+void lann_open_plot(lua_State *L);     /* lplot.c */
+void lann_open_file(lua_State *L);     /* lfile.c */
 
 /* the tensor metamethods (ltensor.c), put in the metatable by lannlua.c;
 ** __index finds methods in its upvalue 1, the method table */

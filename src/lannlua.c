@@ -33,6 +33,9 @@ int luaopen_annlua_core(lua_State *L) {
   lann_open_math(L);                     /* also adds __add etc. */
   lann_open_nn(L);
   lann_open_data(L);
+  lann_open_mlp(L);
+  lann_open_plot(L);
+  lann_open_file(L);
   lua_pushvalue(L, -3);                  /* the metatable */
   lua_pushvalue(L, -3);                  /* __index and the rest get the */
   luaL_setfuncs(L, lann_tensor_meta, 1); /* method table as upvalue 1 */

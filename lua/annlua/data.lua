@@ -150,10 +150,20 @@ function data.idx(images_path, labels_path)
     return nil, string.format("%s: %d labels for %d images in %s",
                               labels_path, y:numel(), #x, images_path)
   end
+  if #y > 0 and y:min():item() < 0 then
+    return nil, labels_path .. ": labels must be >= 0"
+  end
   local ds = data.TensorDataset(x, y + 1)
-  ds.classes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+  ds.classes = {}
+  for c = 0, #y > 0 and y:max():item() or -1 do ds.classes[c + 1] = c end
   return ds
 end
+
+-- ann.data.load_npy(path) -> tensor, or nil, err; ann.data.save_npy(t,
+-- path) -> true, or nil, err (NumPy's .npy, written as little-endian
+-- float32 in C order, atomically)
+data.load_npy = core.npy_load
+data.save_npy = core.npy_save
 
 -- ann.data.standardize(train_x [, other_x...]): per-column mean and std
 -- of train_x, applied in place to all; constant columns are only centred.

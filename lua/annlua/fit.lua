@@ -23,7 +23,7 @@
 --   progress    true (a bar on a terminal, else a line per epoch), false,
 --               or "bar" / "lines" to choose
 --   callbacks   on_epoch_begin(epoch); on_batch_end(step, {epoch, loss,
---               batch_size, running}); on_epoch_end(epoch, logs), which may
+--               batch_size}); on_epoch_end(epoch, logs), which may
 --               add values to logs before they are recorded and monitored,
 --               and stops training by returning false
 --   early_stopping  {patience =, monitor = "val_loss", min_delta = 0,
@@ -59,6 +59,11 @@ local function fail(fmt, ...)
   error(string.format(fmt, ...), 4)
 end
 
+-- the same from one call deeper
+local function fail5(fmt, ...)
+  error(string.format(fmt, ...), 5)
+end
+
 local function is_dataset(ds)
   return type(ds) == "table" and core.is_tensor(rawget(ds, "x"))
 end
@@ -74,15 +79,17 @@ local function callable(f)
   return mt ~= nil and mt.__call ~= nil
 end
 
-local function check_dataset(op, name, ds)
+-- deep: called from check_fit, one level further from the user
+local function check_dataset(op, name, ds, deep)
+  local f = deep and fail5 or fail
   if not is_dataset(ds) then
-    fail("%s: %s must be a dataset (ann.data.TensorDataset), got %s",
-         op, name, type(ds))
+    f("%s: %s must be a dataset (ann.data.TensorDataset), got %s",
+      op, name, type(ds))
   end
   if not core.is_tensor(rawget(ds, "y")) then
-    fail("%s: %s has no targets (y)", op, name)
+    f("%s: %s has no targets (y)", op, name)
   end
-  if ds:size() == 0 then fail("%s: %s is empty", op, name) end
+  if ds:size() == 0 then f("%s: %s is empty", op, name) end
 end
 
 -- metric specs -> list of {name =, fn = nil | function}; "loss" is
@@ -143,7 +150,8 @@ local function add(acc, loss, scores, targets, n)
     if m.fn then
       v = m.fn(scores, targets) * n
     else
-      v = metrics.correct(scores, targets)
+      m.count = m.count or metrics.counter(scores, targets)
+      v = m.count(scores, targets)
     end
     sums[i] = (sums[i] or 0) + v
   end
@@ -210,7 +218,7 @@ function M.evaluate(model, ds, opts)
   if not callable(model) then
     error("evaluate: model must be a module or a function, got " .. type(model), 2)
   end
-  check_dataset("evaluate", "the dataset", ds)
+  check_dataset("evaluate", "ds", ds)
   local spec = opts.metrics or {"accuracy", "loss"}
   local list = metric_list("evaluate", spec)
   local loss_fn = opts.loss
@@ -243,9 +251,9 @@ local function check_fit(model, o)
     if not fit_options[k] then fail("fit: unknown option '%s'", tostring(k)) end
   end
   if is_loader(o.train) then
-    check_dataset("fit", "train", o.train.dataset)
+    check_dataset("fit", "train", o.train.dataset, true)
   else
-    check_dataset("fit", "train", o.train)
+    check_dataset("fit", "train", o.train, true)
   end
   if not callable(o.loss) then fail("fit: loss must be a loss module or a function") end
   local opt = o.optimizer
@@ -264,7 +272,7 @@ local function check_fit(model, o)
     fail("fit: seed must be an integer, got %s", tostring(o.seed))
   end
   local v = o.validation
-  if v ~= nil and type(v) ~= "number" then check_dataset("fit", "validation", v) end
+  if v ~= nil and type(v) ~= "number" then check_dataset("fit", "validation", v, true) end
   if type(v) == "number" and not (v > 0 and v < 1) then
     fail("fit: validation as a fraction must be in (0, 1), got %s", tostring(v))
   end
@@ -363,13 +371,11 @@ local function train_epoch(model, st, epoch)
     loss:backward()
     opt:step()
     add(acc, v, st.need_detach and out:detach() or out, yb, n)
-    if bar.mode == "bar" or on_batch then
-      summarise(acc, true, running, "")
-      bar:step(step, names, running, acc.n)
-      if on_batch then
-        on_batch(step, {epoch = epoch, loss = v, batch_size = n,
-                        running = running})
-      end
+    if bar:due(step) then
+      bar:step(step, names, summarise(acc, true, running, ""), acc.n)
+    end
+    if on_batch then
+      on_batch(step, {epoch = epoch, loss = v, batch_size = n})
     end
   end
   local dt = core.clock() - t0

@@ -25,7 +25,7 @@ local core = require("annlua.core")
 
 local fused = {}
 
-local plans = setmetatable({}, {__mode = "k"})   -- model -> plan | n
+local plans = setmetatable({}, {__mode = "k"})   -- model -> plan
 
 local act_names           -- activation class -> name in ann_mlp.c
 local function classes()
@@ -104,27 +104,29 @@ end
 -- a refusal is remembered with the module count it was decided for, so
 -- an unfusable model costs one look per call, and a Sequential that grows
 -- is looked at again
+local refused = setmetatable({}, {__mode = "k"})   -- model -> n
+
 local function plan_of(model)
   local p = plans[model]
-  if type(p) == "table" then
+  if p then
     if valid(model, p) then return p end
-  elseif p == rawget(model, "n") then
+  elseif refused[model] == rawget(model, "n") then
     return nil
   end
   p = build(model)
-  plans[model] = p or rawget(model, "n") or false
+  plans[model], refused[model] = p, not p and rawget(model, "n") or nil
   return p
 end
 
 -- a user may add modules after a first call: forget a cached refusal
-function fused.forget(model) plans[model] = nil end
+function fused.forget(model) plans[model], refused[model] = nil, nil end
 
 -- y, or nil when the general path must run: the model is not a fusable
 -- stack, x does not fit it, or a graph is wanted (grad mode on and x or a
 -- parameter requires grad); the C side answers the last two
 function fused.forward(model, x)
   local p = plans[model]
-  if type(p) ~= "table" or not valid(model, p) then
+  if not (p and valid(model, p)) then
     p = plan_of(model)
     if not p then return nil end
   end

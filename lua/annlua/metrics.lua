@@ -80,6 +80,17 @@ function metrics.correct(scores, targets, threshold)
   return pred:eq(truth):sum():item(), pred:numel()
 end
 
+-- metrics.counter(scores, targets) -> a function(scores, targets) that
+-- counts correct predictions, checked on this first pair and then lean
+-- (four C calls) for later batches of the same kind: ann.fit's hot loop
+function metrics.counter(scores, targets, threshold)
+  labels("accuracy", scores, targets, threshold)
+  if scores:dim() == 2 and scores:size(2) > 1 and targets:dim() == 1 then
+    return function(s, t) return s:argmax(2):eq(t):sum():item() end
+  end
+  return function(s, t) return (metrics.correct(s, t, threshold)) end
+end
+
 -- accuracy(scores, targets [, {threshold = 0.5}]) -> fraction in [0, 1]
 function metrics.accuracy(scores, targets, opts)
   local threshold = opts and opts.threshold

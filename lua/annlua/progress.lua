@@ -42,17 +42,19 @@ local function figures(names, logs, short, sep)
   local parts = {}
   for _, k in ipairs(names) do
     local v = logs[k]
-    if v ~= nil then
-      parts[#parts + 1] = (short and short_names[k] or k) .. " " .. number(v)
+    if v ~= nil then     -- the bar's line: fixed decimals, a steady width
+      parts[#parts + 1] = short and (short_names[k] or k) .. " "
+                          .. (v == v and string.format("%.4f", v) or "nan")
+                          or k .. " " .. number(v)
     end
   end
   return table.concat(parts, sep or "  ")
 end
 
--- "950", "31.2k", "1.25M" samples/s: short, for the bar's line
+-- "950", "31k", "1.2M" samples/s: short, for the bar's line
 local function rate(r)
-  if r >= 1e6 then return string.format("%.2fM", r / 1e6) end
-  if r >= 1e4 then return string.format("%.1fk", r / 1e3) end
+  if r >= 1e6 then return string.format("%.1fM", r / 1e6) end
+  if r >= 1e4 then return string.format("%.0fk", r / 1e3) end
   return string.format("%.0f", r)
 end
 
@@ -60,7 +62,7 @@ end
 local function columns()
   local c = tonumber(os.getenv("COLUMNS"))
   if c then return c end
-  local p = io.popen("stty size </dev/tty 2>/dev/null")
+  local p = io.popen("stty size 2>/dev/null </dev/tty")
   if p then
     local s = p:read("a") or ""
     p:close()
@@ -83,26 +85,34 @@ function progress.new(o)
 end
 
 function P:epoch_begin(epoch)
-  self.epoch, self.t0, self.last = epoch, self.clock(), -math.huge
+  self.epoch, self.t0, self.last, self.room = epoch, self.clock(), -math.huge, nil
 end
 
--- after each step: running figures (names, logs) and samples seen so far
+-- is a redraw due after this step?  (so that the caller gathers the
+-- running figures only when they are shown)
+function P:due(step)
+  if self.mode ~= "bar" then return false end
+  return step >= self.steps or self.clock() - self.last >= REDRAW
+end
+
+-- after a step that is due: running figures (names, logs) and samples
+-- seen so far
 function P:step(step, names, logs, samples)
   if self.mode ~= "bar" then return end
   local now = self.clock()
-  if now - self.last < REDRAW and step < self.steps then return end
   self.last = now
   local dt = now - self.t0
   local eta = step > 0 and dt / step * (self.steps - step) or 0
-  local head = string.format("epoch %d/%d %d/%d ", self.epoch, self.epochs,
-                             step, self.steps)
+  local head = string.format("epoch %d/%d %" .. #tostring(self.steps) .. "d/%d ",
+                             self.epoch, self.epochs, step, self.steps)
   local tail = string.format(" %s %s samples/s %s ETA %s",
                              figures(names, logs, true, " "),
                              rate(dt > 0 and samples / dt or 0),
                              duration(dt), duration(eta))
-  -- the bar takes what the terminal's width leaves, 6 to 30 columns
-  local room = math.min(30, self.width - 1 - #head - #tail - 2)
-  local bar = ""
+  -- the bar takes what the terminal's width leaves at the epoch's first
+  -- draw, 6 to 30 columns (none if less), and keeps that width
+  self.room = self.room or math.min(30, self.width - 1 - #head - #tail - 2)
+  local room, bar = self.room, ""
   if room >= 6 then
     local done = math.floor(room * step / self.steps)
     bar = "[" .. string.rep("=", done)

@@ -78,8 +78,10 @@ local function children(m)
 end
 
 -- ---- saving -------------------------------------------------------------
--- One pass over obj collects the body as strings and tensors (so misuse
--- raises before the file is touched); then the writer streams it out.
+-- One pass over obj streams the body out: small records are gathered in
+-- S.buf and written in blocks, tensors go straight from C.  A value that
+-- can't be saved stops the pass; the temp file is dropped and the old file
+-- stays as it was.
 
 -- where we are in obj, for messages: "obj.layers[2].weight"
 local function where(S, extra)
@@ -100,9 +102,20 @@ local function segment(k)
   return "[" .. tostring(k) .. "]"
 end
 
+local function flush(S)
+  if S.n > 0 then
+    S.w:write(table.concat(S.buf, "", 1, S.n))
+    S.n, S.bytes = 0, 0
+  end
+end
+
+-- s a string, or a tensor (its rank, shape and data, from C)
 local function put(S, s)
-  local n = #S.items + 1
-  S.items[n] = s
+  if type(s) ~= "string" then flush(S); S.w:tensor(s); return end
+  S.n = S.n + 1
+  S.buf[S.n] = s
+  S.bytes = S.bytes + #s
+  if S.bytes >= 65536 then flush(S) end
 end
 
 -- a name inside a module record: u32 length and bytes, no tag
@@ -172,7 +185,7 @@ end
 local function save_tensor(S, t)
   if not begin(S, t) then return end
   put(S, pack("<BB", TENSOR, (t:is_leaf() and t:needs_grad()) and 1 or 0))
-  put(S, t)                       -- its rank, shape and data, from C
+  put(S, t)
 end
 
 local function save_module(S, m)
@@ -233,35 +246,23 @@ function save_value(S, v)
   end
 end
 
--- streams the collected items: runs of strings joined, tensors from C
-local function write_items(w, items)
-  local run, n = {}, 0
-  for _, it in ipairs(items) do
-    if type(it) == "string" then
-      n = n + 1; run[n] = it
-    else
-      if n > 0 then w:write(table.concat(run, "", 1, n)); n = 0 end
-      w:tensor(it)
-    end
-  end
-  if n > 0 then w:write(table.concat(run, "", 1, n)) end
-end
-
--- ann.save(obj, path) -> true, or nil, err.  Misuse (a value that can't
--- be saved) raises, naming where it is in obj.
+-- ann.save(obj, path) -> true, or nil, err (the file can't be written).
+-- Misuse (a value that can't be saved) raises, naming where it is in obj.
 function M.save(obj, path)
   if type(path) ~= "string" then
     error("save: bad argument #2 (file name expected, got "
           .. type(path) .. ")", 2)
   end
-  local S = {items = {}, keys = {}, depth = 0, ids = {}, nids = 0,
-             active = {}}
-  local ok, err = pcall(save_value, S, obj)
-  if not ok then error(type(err) == "table" and err.msg or err, 2) end
-  local w, werr = core._file_writer(path)
-  if not w then return nil, werr end
-  ok, err = pcall(write_items, w, S.items)
-  if not ok then w:abort(); error(err, 2) end
+  local w, err = core._file_writer(path)
+  if not w then return nil, err end
+  local S = {w = w, buf = {}, n = 0, bytes = 0, keys = {}, depth = 0,
+             ids = {}, nids = 0, active = {}}
+  local ok
+  ok, err = pcall(function() save_value(S, obj); flush(S) end)
+  if not ok then
+    w:abort()
+    error(type(err) == "table" and err.msg or err, 2)
+  end
   return w:commit()
 end
 

@@ -1,0 +1,433 @@
+/*
+** ann_file.c: the container of annlua model files (docs/file-format.md).
+**
+**   offset  size  field
+**   0       8     magic 89 41 4E 4E 0D 0A 1A 0A  ("\x89ANN\r\n\x1a\n")
+**   8       4     u32 format version (1)
+**   12      8     u64 L, the length of the body
+**   20      L     body: typed records (lua/annlua/serialize.lua)
+**   20+L    8     u64 L again
+**   28+L    4     u32 CRC-32 (zlib's) of bytes 0 .. 20+L
+**
+** All numbers little-endian, whatever the host.  The magic catches text-
+** mode mangling as PNG's does: the high byte 0x89 7-bit transfers, \r\n
+** a CRLF -> LF translation, \n alone LF -> CRLF, and 0x1A stops `type`.
+**
+** Writing goes to path.tmp-<pid> in the same directory, then flush, fsync,
+** rename over path and fsync of the directory: a crash at any moment
+** leaves either the old file or the new one, never a mix.  Reading takes
+** the whole file (size-limited), checks magic, version, size and CRC
+** before anything is decoded, and then hands out bounds-checked pieces.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ann_impl.h"
+
+static const unsigned char magic[8] = {0x89, 'A', 'N', 'N', '\r', '\n',
+                                       0x1A, '\n'};
+#define HEADER 20         /* magic, version, length */
+#define TRAILER 12        /* length, CRC */
+
+uint32_t ann_crc32(uint32_t crc, const void *p, size_t n) {
+  const unsigned char *b = p;
+  while (n > 0) {                 /* zlib takes uInt lengths */
+    uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
+    crc = (uint32_t)crc32(crc, b, k);
+    b += k; n -= k;
+  }
+  return crc;
+}
+
+static int little_endian(void) {
+  const uint16_t x = 1;
+  return *(const unsigned char *)&x == 1;
+}
+
+static void put_u32(unsigned char *b, uint32_t v) {
+  for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *b, uint64_t v) {
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *b) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = v << 8 | b[i];
+  return v;
+}
+
+static uint64_t get_u64(const unsigned char *b) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
+  return v;
+}
+
+static void swap32(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &x[i], 4);
+    u = (u >> 24) | ((u >> 8) & 0xFF00u) | ((u << 8) & 0xFF0000u) | (u << 24);
+    memcpy(&x[i], &u, 4);
+  }
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct ann_Writer {
+  FILE *f;
+  char *path, *tmp;
+  uint64_t len;             /* body bytes so far */
+  uint32_t crc;             /* of the body so far */
+  int err;                  /* first errno seen; reported at commit */
+};
+
+static char *dupstr(const char *s, size_t extra) {
+  size_t n = strlen(s);
+  char *d = malloc(n + extra + 1);
+  if (d) memcpy(d, s, n + 1);
+  return d;
+}
+
+static void writer_free(ann_Writer *w) {
+  free(w->path);
+  free(w->tmp);
+  free(w);
+}
+
+/* the temp file, created exclusively: path.tmp-<pid>, or -<pid>-<k> if a
+** stale one of a dead process with our pid is in the way */
+static int create_temp(ann_Writer *w) {
+  for (int k = 0; k < 100; k++) {
+    int fd;
+    if (k == 0) sprintf(w->tmp, "%s.tmp-%ld", w->path, (long)getpid());
+    else sprintf(w->tmp, "%s.tmp-%ld-%d", w->path, (long)getpid(), k);
+    fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
+ann_Writer *ann_writer_open(const char *path) {
+  unsigned char h[HEADER];
+  struct stat st;
+  ann_Writer *w;
+  int fd;
+  if (path == NULL || *path == '\0')
+    return ann_seterror("save: empty file name"), NULL;
+  w = calloc(1, sizeof *w);
+  if (w == NULL || (w->path = dupstr(path, 0)) == NULL
+      || (w->tmp = dupstr(path, 40)) == NULL) {
+    if (w) writer_free(w);
+    return ann_seterror("save: out of memory"), NULL;
+  }
+  fd = create_temp(w);
+  if (fd < 0) {
+    ann_seterror("save: %s: %s (creating %s)", path, strerror(errno),
+                 w->tmp);
+    writer_free(w);
+    return NULL;
+  }
+  /* keep the permissions of the file we replace */
+  if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+    (void)fchmod(fd, st.st_mode & 07777);
+  w->f = fdopen(fd, "wb");
+  if (w->f == NULL) {
+    ann_seterror("save: %s: %s", w->tmp, strerror(errno));
+    close(fd);
+    unlink(w->tmp);
+    writer_free(w);
+    return NULL;
+  }
+  memcpy(h, magic, 8);
+  put_u32(h + 8, ANN_FILE_VERSION);
+  put_u64(h + 12, 0);             /* the length, patched at commit */
+  if (fwrite(h, 1, HEADER, w->f) != HEADER) w->err = errno ? errno : EIO;
+  w->crc = (uint32_t)crc32(0, NULL, 0);
+  return w;
+}
+
+int ann_writer_bytes(ann_Writer *w, const void *p, size_t n) {
+  if (w == NULL || w->f == NULL)
+    return ann_seterror("save: write to a closed file");
+  if (w->err) return 0;           /* reported once, at commit */
+  if (n > 0 && fwrite(p, 1, n, w->f) != n) {
+    w->err = errno ? errno : EIO;
+    return 0;
+  }
+  w->crc = ann_crc32(w->crc, p, n);
+  w->len += n;
+  return 0;
+}
+
+/* a run of n floats, strided by step, converted to little-endian */
+static int write_run(ann_Writer *w, const float *x, int64_t n, int64_t step,
+                     float *buf, int64_t cap) {
+  if (step == 1 && little_endian())
+    return ann_writer_bytes(w, x, (size_t)n * 4);
+  while (n > 0) {
+    int64_t k = n < cap ? n : cap;
+    for (int64_t i = 0; i < k; i++) buf[i] = x[i * step];
+    if (!little_endian()) swap32(buf, k);
+    if (ann_writer_bytes(w, buf, (size_t)k * 4) < 0) return -1;
+    x += k * step; n -= k;
+  }
+  return 0;
+}
+
+int ann_writer_tensor(ann_Writer *w, const ann_Tensor *t) {
+  unsigned char h[1 + 8 * ANN_MAXDIM];
+  enum { CAP = 4096 };
+  float *buf;
+  ann_Loop l;
+  const int64_t *strides[1];
+  int i, rc = 0;
+  if (t == NULL) return ann_seterror("save: no tensor");
+  h[0] = (unsigned char)t->ndim;
+  for (i = 0; i < t->ndim; i++) put_u64(h + 1 + 8 * i, (uint64_t)t->shape[i]);
+  if (ann_writer_bytes(w, h, 1 + 8 * (size_t)t->ndim) < 0) return -1;
+  if (ann_numel(t) == 0) return 0;
+  buf = malloc(CAP * sizeof *buf);
+  if (buf == NULL) return ann_seterror("save: out of memory");
+  strides[0] = t->stride;
+  ann_loop_init(&l, 1, t->ndim, t->shape, strides);
+  do {
+    rc = write_run(w, ann_data(t) + l.off[0], l.len, l.step[0], buf, CAP);
+  } while (rc == 0 && ann_loop_next(&l));
+  free(buf);
+  return rc;
+}
+
+void ann_writer_abort(ann_Writer *w) {
+  if (w == NULL) return;
+  if (w->f) {
+    fclose(w->f);
+    unlink(w->tmp);
+  }
+  writer_free(w);
+}
+
+/* fsync of the directory holding path, so that the rename is durable */
+static int sync_dir(const char *path) {
+  char *dir = dupstr(path, 0);
+  char *slash;
+  int fd, rc;
+  if (dir == NULL) return -1;
+  slash = strrchr(dir, '/');
+  if (slash == NULL) strcpy(dir, ".");
+  else if (slash == dir) dir[1] = '\0';   /* "/file" */
+  else *slash = '\0';
+  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(dir);
+  if (fd < 0) return -1;
+  rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+int ann_writer_commit(ann_Writer *w) {
+  unsigned char h[HEADER], tr[TRAILER];
+  uint32_t crc;
+  FILE *f;
+  int e;
+  if (w == NULL || w->f == NULL)
+    return ann_seterror("save: commit of a closed file");
+  /* the CRC runs over header and body: the header's is combined with the
+  ** body's, which was computed as it streamed out */
+  memcpy(h, magic, 8);
+  put_u32(h + 8, ANN_FILE_VERSION);
+  put_u64(h + 12, w->len);
+  crc = (uint32_t)crc32(0, h, HEADER);
+  crc = (uint32_t)crc32_combine(crc, w->crc, (z_off_t)w->len);
+  put_u64(tr, w->len);
+  put_u32(tr + 8, crc);
+  f = w->f;
+  if (!w->err && fwrite(tr, 1, TRAILER, f) != TRAILER)
+    w->err = errno ? errno : EIO;
+  if (!w->err && (fseek(f, 12, SEEK_SET) != 0
+                  || fwrite(h + 12, 1, 8, f) != 8 || fflush(f) != 0
+                  || fsync(fileno(f)) != 0))
+    w->err = errno ? errno : EIO;
+  w->f = NULL;
+  if (fclose(f) != 0 && !w->err) w->err = errno ? errno : EIO;
+  if (!w->err && rename(w->tmp, w->path) != 0) w->err = errno ? errno : EIO;
+  e = w->err;
+  if (e) {
+    unlink(w->tmp);
+    ann_seterror("save: %s: %s", w->path, strerror(e));
+    writer_free(w);
+    return -1;
+  }
+  (void)sync_dir(w->path);        /* the data is safe; durability of the
+                                     name is best effort */
+  writer_free(w);
+  return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* whole file into r->buf; at most max bytes */
+static int read_all(ann_Reader *r, const char *path, size_t max) {
+  struct stat st;
+  size_t got = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ann_seterror("%s: %s", path, strerror(errno));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const char *why = fstat(fd, &st) != 0 ? strerror(errno)
+                      : S_ISDIR(st.st_mode) ? "is a directory"
+                      : "not a regular file";
+    close(fd);
+    return ann_seterror("%s: %s", path, why);
+  }
+  if ((uint64_t)st.st_size > max) {
+    close(fd);
+    return ann_seterror("%s: %lld bytes is more than the limit of %llu",
+                        path, (long long)st.st_size, (unsigned long long)max);
+  }
+  r->buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+  if (r->buf == NULL) {
+    close(fd);
+    return ann_seterror("%s: out of memory reading %lld bytes", path,
+                        (long long)st.st_size);
+  }
+  while (got < (size_t)st.st_size) {          /* the file may shrink */
+    ssize_t k = read(fd, r->buf + got, (size_t)st.st_size - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) {
+      int e = errno;
+      close(fd);
+      return ann_seterror("%s: %s", path, strerror(e));
+    }
+    if (k == 0) break;
+    got += (size_t)k;
+  }
+  close(fd);
+  r->size = got;
+  return 0;
+}
+
+/* magic, version, size, CRC; in that order, so that each message says
+** what is really wrong */
+static int check_container(ann_Reader *r, const char *path) {
+  const unsigned char *b = r->buf;
+  size_t n = r->size, m = n < 8 ? n : 8;
+  uint64_t len, need;
+  uint32_t crc, stored;
+  if (memcmp(b, magic, m) != 0)
+    return ann_seterror("%s: not an annlua model file (bad magic)", path);
+  if (n < HEADER)
+    return ann_seterror("%s: truncated: %zu bytes, shorter than the "
+                        "%d-byte header", path, n, HEADER);
+  r->version = get_u32(b + 8);
+  if (r->version > ANN_FILE_VERSION)
+    return ann_seterror("%s: format version %lu is newer than this annlua "
+                        "reads (%d)", path, (unsigned long)r->version,
+                        ANN_FILE_VERSION);
+  if (r->version == 0)
+    return ann_seterror("%s: corrupted: format version 0", path);
+  len = get_u64(b + 12);
+  if (len > UINT64_MAX - HEADER - TRAILER || len + HEADER + TRAILER > n) {
+    if (len > UINT64_MAX - HEADER - TRAILER)
+      return ann_seterror("%s: corrupted: body length %llu", path,
+                          (unsigned long long)len);
+    return ann_seterror("%s: truncated: %zu bytes, expected %llu", path, n,
+                        (unsigned long long)(len + HEADER + TRAILER));
+  }
+  need = len + HEADER + TRAILER;
+  if (need < n)
+    return ann_seterror("%s: corrupted: %llu extra bytes after the end "
+                        "(%zu bytes, expected %llu)", path,
+                        (unsigned long long)(n - need), n,
+                        (unsigned long long)need);
+  if (get_u64(b + HEADER + len) != len)
+    return ann_seterror("%s: corrupted: trailer length %llu ~= header "
+                        "length %llu", path,
+                        (unsigned long long)get_u64(b + HEADER + len),
+                        (unsigned long long)len);
+  stored = get_u32(b + HEADER + len + 8);
+  crc = ann_crc32((uint32_t)crc32(0, NULL, 0), b, HEADER + (size_t)len);
+  if (crc != stored)
+    return ann_seterror("%s: corrupted: CRC-32 mismatch (file says %08lx, "
+                        "contents give %08lx)", path, (unsigned long)stored,
+                        (unsigned long)crc);
+  r->pos = HEADER;
+  r->end = HEADER + (size_t)len;
+  return 0;
+}
+
+int ann_reader_open(ann_Reader *r, const char *path, size_t max_bytes) {
+  memset(r, 0, sizeof *r);
+  if (path == NULL) return ann_seterror("load: no file name");
+  if (read_all(r, path, max_bytes) < 0 || check_container(r, path) < 0) {
+    ann_reader_close(r);
+    return -1;
+  }
+  r->path = dupstr(path, 0);
+  if (r->path == NULL) {
+    ann_reader_close(r);
+    return ann_seterror("%s: out of memory", path);
+  }
+  return 0;
+}
+
+void ann_reader_close(ann_Reader *r) {
+  free(r->buf);
+  free(r->path);
+  memset(r, 0, sizeof *r);
+}
+
+size_t ann_reader_left(const ann_Reader *r) { return r->end - r->pos; }
+
+const void *ann_reader_take(ann_Reader *r, size_t n, const char *what) {
+  const void *p;
+  if (r->buf == NULL) return ann_seterror("load: read of a closed file"), NULL;
+  if (n > r->end - r->pos)
+    return ann_seterror("%s: bad body at byte %zu: %s needs %zu bytes, "
+                        "%zu left", r->path, r->pos, what, n,
+                        r->end - r->pos), NULL;
+  p = r->buf + r->pos;
+  r->pos += n;
+  return p;
+}
+
+ann_Tensor *ann_reader_tensor(ann_Reader *r) {
+  const unsigned char *b;
+  int64_t shape[ANN_MAXDIM];
+  uint64_t numel = 1, nz = 1;   /* nz: product of the non-zero dims */
+  size_t at = r->pos;
+  ann_Tensor *t;
+  int i, ndim;
+  if ((b = ann_reader_take(r, 1, "a tensor's rank")) == NULL) return NULL;
+  ndim = b[0];
+  if (ndim > ANN_MAXDIM)
+    return ann_seterror("%s: bad body at byte %zu: a tensor of %d dims "
+                        "(at most %d)", r->path, at, ndim, ANN_MAXDIM), NULL;
+  if ((b = ann_reader_take(r, 8 * (size_t)ndim, "a tensor's shape")) == NULL)
+    return NULL;
+  for (i = 0; i < ndim; i++) {
+    uint64_t d = get_u64(b + 8 * i);
+    if (d > (uint64_t)INT64_MAX / 4 || (d > 0 && nz > (uint64_t)INT64_MAX / 4 / d))
+      return ann_seterror("%s: bad body at byte %zu: a tensor's shape is "
+                          "too large", r->path, at), NULL;
+    shape[i] = (int64_t)d;
+    if (d > 0) nz *= d;
+    else numel = 0;
+  }
+  if (numel) numel = nz;
+  /* the data must be in the file: no allocation from a lying shape */
+  if ((b = ann_reader_take(r, (size_t)numel * 4, "a tensor's data")) == NULL)
+    return NULL;
+  t = ann_empty(ndim, shape);
+  if (t == NULL) return NULL;
+  memcpy(ann_data(t), b, (size_t)numel * 4);
+  if (!little_endian()) swap32(ann_data(t), (int64_t)numel);
+  return t;
+}

@@ -1,0 +1,179 @@
+/*
+** lmlp.c: Lua binding of the fused MLP path (ann_mlp.c).
+** lua/annlua/fused.lua decides when a model can take it and builds the
+** object with core._mlp(weights, biases, activations, slopes).
+*/
+#include <string.h>
+
+#include "lann.h"
+
+#define LANN_MLP "ann.Mlp"
+
+static ann_Mlp *checkmlp(lua_State *L, int i) {
+  ann_Mlp **p = luaL_checkudata(L, i, LANN_MLP);
+  if (*p == NULL) luaL_error(L, "mlp: the network was freed");
+  return *p;
+}
+
+static ann_Tensor *tensor_at(lua_State *L, int t, int k, int nil_ok,
+                             const char *what) {
+  ann_Tensor *x;
+  lua_geti(L, t, k);
+  x = lann_totensor(L, -1);
+  if (x == NULL && !(nil_ok && !lua_toboolean(L, -1)))
+    luaL_error(L, "mlp: %s %d is a %s, not a tensor", what, k,
+               luaL_typename(L, -1));
+  lua_pop(L, 1);
+  return x;
+}
+
+/* core._mlp(weights, biases, acts, slopes) -> mlp; biases[i] false for
+** none; acts[i] one of the names below */
+static int l_mlp(lua_State *L) {
+  static const char *const acts[] = {"identity", "tanh", "relu", "sigmoid",
+                                     "leaky", NULL};
+  ann_Tensor *w[32], *b[32];
+  int act[32], k, n;
+  float slope[32];
+  ann_Mlp **p;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  n = (int)luaL_len(L, 1);
+  if (n < 1 || n > 32)
+    return luaL_error(L, "mlp: %d layers (1 to 32)", n);
+  for (k = 0; k < n; k++) {
+    w[k] = tensor_at(L, 1, k + 1, 0, "weight");
+    b[k] = tensor_at(L, 2, k + 1, 1, "bias");
+    lua_geti(L, 3, k + 1);
+    act[k] = luaL_checkoption(L, -1, NULL, acts);
+    lua_geti(L, 4, k + 1);
+    slope[k] = (float)luaL_optnumber(L, -1, 0);
+    lua_pop(L, 2);
+  }
+  p = lua_newuserdatauv(L, sizeof *p, 0);
+  *p = NULL;
+  luaL_setmetatable(L, LANN_MLP);
+  if ((*p = ann_mlp_new(n, w, b, act, slope)) == NULL) return lann_error(L);
+  return 1;
+}
+
+static int m_gc(lua_State *L) {
+  ann_Mlp **p = luaL_checkudata(L, 1, LANN_MLP);
+  ann_mlp_free(*p);
+  *p = NULL;
+  return 0;
+}
+
+/* mlp:forward(x, nout) -> y, a new tensor [N,nout] or [nout]; or nothing
+** when the fused path does not apply (x not a fitting tensor, or a graph
+** wanted), so that the caller runs the general one.  fused.lua knows the
+** output width, which saves a look at the weights here. */
+static int m_forward(lua_State *L) {
+  ann_Mlp *m = checkmlp(L, 1);
+  ann_Tensor *x = lann_totensor(L, 2);
+  int64_t shape[2];
+  ann_Tensor **p;
+  if (!ann_mlp_fits(m, x) || ann_mlp_wants_graph(m, x)) return 0;
+  shape[0] = x->ndim == 2 ? x->shape[0] : 0;
+  shape[1] = (int64_t)luaL_checkinteger(L, 3);
+  p = lann_newslot(L);
+  if ((*p = ann_empty(x->ndim, x->ndim == 2 ? shape : shape + 1)) == NULL
+      || ann_mlp_forward(m, x, *p) != 0)
+    return lann_error(L);
+  return 1;
+}
+
+/* mlp:grad(x, y, loss) -> mean loss; grads written into the params */
+static const char *const losses[] = {"mse", "ce", "bcel", NULL};
+
+static int m_grad(lua_State *L) {
+  ann_Mlp *m = checkmlp(L, 1);
+  ann_Tensor *x = lann_checktensor(L, 2), *y = lann_checktensor(L, 3);
+  int loss = luaL_checkoption(L, 4, NULL, losses);
+  double v;
+  if (ann_mlp_grad(m, x, y, (ann_MlpLoss)loss, &v) != 0) return lann_error(L);
+  lua_pushnumber(L, v);
+  return 1;
+}
+
+static float numfield(lua_State *L, int i, const char *k, float def) {
+  float v;
+  lua_getfield(L, i, k);
+  v = lua_isnil(L, -1) ? def : (float)luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* a list of tensors (may have false holes) into a[], 2 per layer */
+static ann_Tensor **statelist(lua_State *L, int i, int n) {
+  ann_Tensor **a;
+  int k;
+  if (lua_isnoneornil(L, i)) return NULL;
+  luaL_checktype(L, i, LUA_TTABLE);
+  a = lua_newuserdatauv(L, sizeof *a * (size_t)(2 * n), 0);
+  for (k = 0; k < 2 * n; k++) a[k] = tensor_at(L, i, k + 1, 1, "state");
+  return a;
+}
+
+/* mlp:epoch(x, y, order|nil, batch, loss, optname, opt, s1, s2, nlayers)
+** -> mean loss, steps taken.  opt is the optimiser object (lr, momentum,
+** ..., step_count: the number of the first step); s1, s2 its state laid
+** out 2 per layer (weight, bias; false where there is no bias). */
+static int m_epoch(lua_State *L) {
+  static const char *const opts[] = {"sgd", "adam", "rmsprop", NULL};
+  ann_Mlp *m = checkmlp(L, 1);
+  ann_Tensor *x = lann_checktensor(L, 2), *y = lann_checktensor(L, 3);
+  ann_Tensor *order = lua_isnil(L, 4) ? NULL : lann_checktensor(L, 4);
+  int64_t batch = (int64_t)luaL_checkinteger(L, 5), step0;
+  int nl = (int)luaL_checkinteger(L, 11);
+  ann_MlpTrain t;
+  double loss;
+  memset(&t, 0, sizeof t);
+  t.loss = (ann_MlpLoss)luaL_checkoption(L, 6, NULL, losses);
+  t.opt = (ann_MlpOpt)luaL_checkoption(L, 7, NULL, opts);
+  luaL_checktype(L, 8, LUA_TTABLE);
+  luaL_argcheck(L, nl >= 1 && nl <= 32, 11, "1 to 32 layers");
+  t.o.lr = numfield(L, 8, "lr", 1e-3f);
+  t.o.momentum = numfield(L, 8, "momentum", 0);
+  t.o.dampening = numfield(L, 8, "dampening", 0);
+  t.o.weight_decay = numfield(L, 8, "weight_decay", 0);
+  t.o.beta1 = numfield(L, 8, "beta1", 0.9f);
+  t.o.beta2 = numfield(L, 8, "beta2", 0.999f);
+  t.o.eps = numfield(L, 8, "eps", 1e-8f);
+  t.o.alpha = numfield(L, 8, "alpha", 0.99f);
+  t.l1 = numfield(L, 8, "l1", 0);
+  lua_getfield(L, 8, "nesterov");
+  t.o.nesterov = lua_toboolean(L, -1);
+  lua_getfield(L, 8, "decoupled");
+  t.o.decoupled = lua_toboolean(L, -1);
+  lua_getfield(L, 8, "step_count");
+  t.o.step = lua_isnil(L, -1) ? 1 : (int64_t)luaL_checkinteger(L, -1);
+  lua_pop(L, 3);
+  step0 = t.o.step;
+  t.s1 = statelist(L, 9, nl);
+  t.s2 = statelist(L, 10, nl);
+  if (ann_mlp_epoch(m, x, y, order, batch, &t, &loss) != 0)
+    return lann_error(L);
+  lua_pushnumber(L, loss);
+  lua_pushinteger(L, (lua_Integer)(t.o.step - step0));
+  return 2;
+}
+
+static const luaL_Reg mlp_methods[] = {
+  {"forward", m_forward}, {"grad", m_grad}, {"epoch", m_epoch},
+  {"free", m_gc}, {NULL, NULL}
+};
+
+void lann_open_mlp(lua_State *L) {
+  if (luaL_newmetatable(L, LANN_MLP)) {
+    luaL_newlib(L, mlp_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, m_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_mlp);
+  lua_setfield(L, -2, "_mlp");
+}
