@@ -380,10 +380,12 @@ int ann_image_get(const ann_Image *img, int x, int y, uint32_t *rgb);
 ** at hi, linear in RGB between, clamped outside [lo,hi] */
 uint32_t ann_colour(double v, double lo, double hi);
 uint32_t ann_mix(uint32_t a, uint32_t b, double t);     /* (1-t) a + t b */
-/* grid [rows,cols] (row 1 at the top) coloured by ann_colour, mixed with
-** white by fade (0..1), bilinear, into the w x h rectangle at (x,y) */
+/* grid [rows,cols] (row 1 at the top) sampled bilinearly into the w x h
+** rectangle at (x,y), coloured by ann_colour in `shades` steps (0: no
+** steps; the Playground uses 30), mixed with white by fade (0..1) */
 int ann_image_heatmap(ann_Image *img, const ann_Tensor *grid, double lo,
-                      double hi, double fade, int x, int y, int w, int h);
+                      double hi, double fade, int shades, int x, int y,
+                      int w, int h);
 int ann_image_rect(ann_Image *img, int x, int y, int w, int h, uint32_t rgb);
 /* a disc of radius r; a ring of width sw in stroke around it if sw > 0 */
 int ann_image_disc(ann_Image *img, double cx, double cy, double r,

@@ -124,7 +124,8 @@ static double sample(const ann_Tensor *g, double gx, double gy) {
 }
 
 int ann_image_heatmap(ann_Image *img, const ann_Tensor *grid, double lo,
-                      double hi, double fade, int x, int y, int w, int h) {
+                      double hi, double fade, int shades, int x, int y,
+                      int w, int h) {
   char s[128];
   int i, j;
   NEED(img, "heatmap"); NEED(grid, "heatmap");
@@ -136,6 +137,8 @@ int ann_image_heatmap(ann_Image *img, const ann_Tensor *grid, double lo,
                         lo, hi);
   if (!(fade >= 0 && fade <= 1))
     return ann_seterror("heatmap: fade %g outside [0,1]", fade);
+  if (shades < 0 || shades > 65536)
+    return ann_seterror("heatmap: %d shades out of range (0..65536)", shades);
   if (w < 1 || h < 1 || w > MAXSIDE || h > MAXSIDE || !inside(x, y))
     return ann_seterror("heatmap: rectangle %dx%d at (%d,%d) out of range",
                         w, h, x + 1, y + 1);
@@ -145,7 +148,14 @@ int ann_image_heatmap(ann_Image *img, const ann_Tensor *grid, double lo,
     if (y + j < 0 || y + j >= img->height) continue;
     for (i = 0; i < w; i++) {
       double gx = ((i + 0.5) / w) * grid->shape[1] - 0.5;
-      uint32_t c = ann_colour(sample(grid, gx, gy), lo, hi);
+      double v = sample(grid, gx, gy);
+      uint32_t c;
+      if (shades > 0) {      /* the nearest of shades+1 even steps */
+        double t = (v - lo) / (hi - lo);
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        v = lo + (hi - lo) * floor(t * shades + 0.5) / shades;
+      }
+      c = ann_colour(v, lo, hi);
       put(img, x + i, y + j, ann_mix(c, 0xffffff, fade));
     }
   }
