@@ -280,12 +280,15 @@ static int read_all(ann_Reader *r, const char *path, size_t max) {
   size_t got = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ann_seterror("%s: %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const char *why = fstat(fd, &st) != 0 ? strerror(errno)
-                      : S_ISDIR(st.st_mode) ? "is a directory"
-                      : "not a regular file";
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
     close(fd);
-    return ann_seterror("%s: %s", path, why);
+    return ann_seterror("%s: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {           /* no directories, FIFOs, ttys */
+    close(fd);
+    return ann_seterror("%s: %s", path, S_ISDIR(st.st_mode)
+                        ? "is a directory" : "not a regular file");
   }
   if ((uint64_t)st.st_size > max) {
     close(fd);

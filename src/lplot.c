@@ -102,19 +102,22 @@ static int m_rect(lua_State *L) {
   return 1;
 }
 
-/* img:heatmap(grid, lo, hi [, fade = 0 [, x, y, w, h]]): the 2-d tensor
-** grid coloured into the rectangle (the whole image by default) */
+/* img:heatmap(grid, lo, hi [, fade = 0 [, shades = 0 [, x, y, w, h]]]):
+** the 2-d tensor grid coloured into the rectangle (the whole image by
+** default), in `shades` steps (0: smooth) */
 static int m_heatmap(lua_State *L) {
   ann_Image *img = checkimage(L, 1);
   ann_Tensor *g = lann_checktensor(L, 2);
   double lo = luaL_checknumber(L, 3), hi = luaL_checknumber(L, 4);
   double fade = luaL_optnumber(L, 5, 0);
+  lua_Integer shades = luaL_optinteger(L, 6, 0);
   int x = 0, y = 0, w = img->width, h = img->height;
-  if (!lua_isnoneornil(L, 6)) {
-    x = checkint(L, 6) - 1; y = checkint(L, 7) - 1;
-    w = checkint(L, 8); h = checkint(L, 9);
+  luaL_argcheck(L, shades >= 0 && shades <= 65536, 6, "shades must be 0..65536");
+  if (!lua_isnoneornil(L, 7)) {
+    x = checkint(L, 7) - 1; y = checkint(L, 8) - 1;
+    w = checkint(L, 9); h = checkint(L, 10);
   }
-  if (ann_image_heatmap(img, g, lo, hi, fade, x, y, w, h) != 0)
+  if (ann_image_heatmap(img, g, lo, hi, fade, (int)shades, x, y, w, h) != 0)
     return lann_error(L);
   lua_settop(L, 1);
   return 1;

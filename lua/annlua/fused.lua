@@ -38,6 +38,40 @@ local function classes()
   fused.Sequential = require("annlua.nn.Sequential")
 end
 
+-- is the cached plan still the model's?  A check compiled per plan: one
+-- straight line of comparisons with constant keys costs a tenth of the
+-- same checks in a loop, and it runs on every inference call
+local function checker(p)
+  local vals, conds = {}, {"model.n == " .. p.n}
+  local function val(x)
+    vals[#vals + 1] = x
+    return "v[" .. #vals .. "]"
+  end
+  for i = 1, p.n do
+    conds[#conds + 1] = string.format("model[%q] == %s", p.keys[i],
+                                      val(p.mods[i]))
+  end
+  for l = 1, #p.lins do
+    local m = val(p.lins[l])
+    conds[#conds + 1] = m .. ".weight == " .. val(p.ws[l])
+    conds[#conds + 1] = m .. ".bias == "
+                        .. (p.bs[l] and val(p.bs[l]) or "nil")
+  end
+  for _, e in ipairs(p.leaky) do
+    conds[#conds + 1] = val(e[1]) .. ".slope == " .. val(e[2])
+  end
+  local head = "local v = ...\n"
+  if #vals <= 150 then    -- values as upvalues: one load less per test
+    local names = {}
+    for i = 1, #vals do names[i] = "v" .. i end
+    head = "local " .. table.concat(names, ", ") .. " = table.unpack(...)\n"
+    for i = 1, #conds do conds[i] = conds[i]:gsub("v%[(%d+)%]", "v%1") end
+  end
+  local src = head .. "return function(model)\n  return "
+              .. table.concat(conds, "\n    and ") .. "\nend"
+  return assert(load(src, "=fused check", "t", {table = table}))(vals)
+end
+
 -- the plan of a model, or nil if it is not a fusable stack
 local function build(model)
   classes()
@@ -77,29 +111,12 @@ local function build(model)
   local ok, mlp = pcall(core._mlp, p.ws, p.bs, p.acts, p.slopes)
   if not ok then return nil end
   p.mlp, p.fwd = mlp, mlp.forward
+  p.check = checker(p)
   p.nin, p.nout = p.ws[1]:size(2), p.ws[#p.ws]:size(1)
   return p
 end
 
--- is the cached plan still the model's?  (plain indexing: these fields
--- are there, so no metamethod runs)
-local function valid(model, p)
-  if model.n ~= p.n then return false end
-  local mods, keys = p.mods, p.keys
-  for i = 1, p.n do
-    if model[keys[i]] ~= mods[i] then return false end
-  end
-  local lins, ws, bs = p.lins, p.ws, p.bs
-  for l = 1, #lins do
-    local m = lins[l]
-    if m.weight ~= ws[l] or (m.bias or false) ~= bs[l] then return false end
-  end
-  local leaky = p.leaky
-  for i = 1, #leaky do
-    if leaky[i][1].slope ~= leaky[i][2] then return false end
-  end
-  return true
-end
+local function valid(model, p) return p.check(model) end
 
 -- a refusal is remembered with the module count it was decided for, so
 -- an unfusable model costs one look per call, and a Sequential that grows
@@ -126,7 +143,7 @@ function fused.forget(model) plans[model], refused[model] = nil, nil end
 -- parameter requires grad); the C side answers the last two
 function fused.forward(model, x)
   local p = plans[model]
-  if not (p and valid(model, p)) then
+  if not (p and p.check(model)) then
     p = plan_of(model)
     if not p then return nil end
   end

@@ -454,10 +454,9 @@ function pg.train(opts)
   local features = pg.parse_features(opts.features)
   local train, test = pg.split(ds, ratio, seed)
   local classify = ds.kind ~= "regression"
+  -- what the network sees: the features, and +1/-1 (or float) targets
   local function prepare(part)
-    local p = data.TensorDataset(pg.features(part.x, features),
-                                 sign_targets(part))
-    return p
+    return data.TensorDataset(pg.features(part.x, features), sign_targets(part))
   end
   core.manual_seed(seed)
   local model = pg.model{inputs = #features, layers = opts.layers,

@@ -24,6 +24,7 @@ local plot = {}
 plot.domain = {-6, 6}
 plot.WHITE, plot.BLACK = 0xffffff, 0x000000
 plot.FADE = 0.25         -- the heat map is lightened so the points show
+plot.SHADES = 30         -- and drawn in steps, as on the page
 plot.TRAIN_LINE, plot.TEST_LINE = 0x0877bd, 0xf59322
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 3) end
@@ -164,7 +165,7 @@ local function boundary_png(model, train, test, opts)
   local img = core.image(w, h)
   local grid = plot.grid(model, {features = opts.features, cols = opts.grid or 100,
                                  domain = opts.domain})
-  img:heatmap(grid, -1, 1, plot.FADE)
+  img:heatmap(grid, -1, 1, plot.FADE, plot.SHADES)
   local r = math.max(2, math.min(w, h) / 110)
   local function draw(ds, rim)
     local xs, ys = point_list(ds)
@@ -194,13 +195,18 @@ local function boundary_text(model, train, test, opts)
   end
   if color then
     local img = core.image(cols, rows)
-    img:heatmap(grid, -1, 1, plot.FADE)
-    for _, ds in ipairs{train or false, test or false} do
+    img:heatmap(grid, -1, 1, plot.FADE, plot.SHADES)
+    -- one pixel a point: the label's colour, darker for test points
+    for k, ds in ipairs{train or false, test or false} do
       if ds then
         local xs, ys = point_list(ds)
         for i, p in ipairs(xs) do
           local c, r = cell(p)
-          if c then img:rect(c, r, 1, 1, core.colour(ys[i], -1, 1)) end
+          if c then
+            local colour = core.colour(ys[i], -1, 1)
+            if k == 2 then colour = core.mix(colour, plot.BLACK, 0.4) end
+            img:rect(c, r, 1, 1, colour)
+          end
         end
       end
     end

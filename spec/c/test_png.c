@@ -68,29 +68,35 @@ static void test_heatmap(void) {
   ann_Image *img = ann_image_new(4, 2, 0);
   /* 4 pixels over 2 cells: centres at grid x -0.25, 0.25, 0.75, 1.25 ->
   ** values -1 (clamped), -0.5, 0.5, 1 (clamped) */
-  CHECK(ann_image_heatmap(img, g, -1, 1, 0, 0, 0, 4, 2) == 0);
+  CHECK(ann_image_heatmap(img, g, -1, 1, 0, 0, 0, 0, 4, 2) == 0);
   CHECK(px(img, 0, 0) == 0xf59322 && px(img, 0, 1) == 0xf59322);
   CHECK(px(img, 1, 0) == 0xefbf87);
   CHECK(px(img, 2, 1) == 0x78b1d4);
   CHECK(px(img, 3, 0) == 0x0877bd);
   /* faded halfway to white */
-  CHECK(ann_image_heatmap(img, g, -1, 1, 0.5, 0, 0, 4, 2) == 0);
+  CHECK(ann_image_heatmap(img, g, -1, 1, 0.5, 0, 0, 0, 4, 2) == 0);
   CHECK(px(img, 3, 1) == 0x84bbde);
   /* a transposed (strided) grid: column 1 is the top row now */
   gt = ann_transpose(g, 0, 1);
-  CHECK(ann_image_heatmap(img, gt, -1, 1, 0, 0, 0, 4, 2) == 0);
+  CHECK(ann_image_heatmap(img, gt, -1, 1, 0, 0, 0, 0, 4, 2) == 0);
   CHECK(px(img, 0, 0) == 0xf59322 && px(img, 3, 0) == 0xf59322);
   CHECK(px(img, 0, 1) == 0x0877bd && px(img, 3, 1) == 0x0877bd);
   /* into a sub-rectangle, partly outside: only those pixels change */
   CHECK(ann_image_rect(img, 0, 0, 4, 2, 0) == 0);
-  CHECK(ann_image_heatmap(img, g, -1, 1, 0, 2, 1, 4, 4) == 0);
+  CHECK(ann_image_heatmap(img, g, -1, 1, 0, 0, 2, 1, 4, 4) == 0);
   CHECK(px(img, 1, 1) == 0 && px(img, 2, 0) == 0 && px(img, 2, 1) == 0xf59322);
-  CHECK_ERR(ann_image_heatmap(img, g, 1, 1, 0, 0, 0, 4, 2) + 1, "range [1,1]");
-  CHECK_ERR(ann_image_heatmap(img, g, -1, 1, 2, 0, 0, 4, 2) + 1, "fade 2");
-  CHECK_ERR(ann_image_heatmap(img, g, -1, 1, 0, 0, 0, 0, 2) + 1,
+  /* 2 shades: -1, 0, 1 only; -0.5 (t = 0.25) rounds to the middle */
+  CHECK(ann_image_heatmap(img, g, -1, 1, 0, 2, 0, 0, 4, 2) == 0);
+  CHECK(px(img, 0, 0) == 0xf59322 && px(img, 1, 0) == 0xe8eaeb);
+  CHECK(px(img, 2, 0) == 0x0877bd && px(img, 3, 0) == 0x0877bd);
+  CHECK_ERR(ann_image_heatmap(img, g, -1, 1, 0, -1, 0, 0, 4, 2) + 1,
+            "-1 shades");
+  CHECK_ERR(ann_image_heatmap(img, g, 1, 1, 0, 0, 0, 0, 4, 2) + 1, "range [1,1]");
+  CHECK_ERR(ann_image_heatmap(img, g, -1, 1, 2, 0, 0, 0, 4, 2) + 1, "fade 2");
+  CHECK_ERR(ann_image_heatmap(img, g, -1, 1, 0, 0, 0, 0, 0, 2) + 1,
             "rectangle 0x2");
   bad = ann_zeros(1, shape + 1);
-  CHECK_ERR(ann_image_heatmap(img, bad, -1, 1, 0, 0, 0, 4, 2) + 1,
+  CHECK_ERR(ann_image_heatmap(img, bad, -1, 1, 0, 0, 0, 0, 4, 2) + 1,
             "grid must be 2-d and not empty, got [2]");
   ann_release(bad);
   ann_release(gt);
