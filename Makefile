@@ -5,7 +5,7 @@
 #   all      libannlua.a/.so, include/ann.h, lua/annlua/core.so, bin/annlua
 #   test     C tests and busted specs, one closing "N passed, N failed" line
 #   ctest    the C tests only         bench   bench/*.c and bench/*.lua
-#   run      the main demo            deps    missing Debian packages
+#   run      the main job (spiral)           deps    missing Debian packages
 #   install  PREFIX=/usr/local (DESTDIR too)         clean
 
 LUA        ?= lua5.4
@@ -132,8 +132,11 @@ bench: $(B)/bin/annlua $(BENCH_BIN)
 	@for b in $(wildcard bench/*.lua); do \
 	  echo "== $$b"; $(B)/bin/annlua $$b || exit 1; done
 
+# the README's main command: a network learns the Playground's spiral,
+# drawn in the terminal and written to playground.png
 run: $(B)/bin/annlua
-	$(B)/bin/annlua examples/tensor_demo.lua
+	$(B)/bin/annlua examples/playground.lua --dataset spiral \
+	  --features x1,x2,sin --layers 8,8
 
 deps:
 	sh tools/deps.sh

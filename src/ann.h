@@ -85,6 +85,8 @@ ann_Tensor *ann_empty_like(const ann_Tensor *t);          /* contiguous */
 
 /* ---- random (ann_rand.c): xoshiro256**, seeded through splitmix64 ------ */
 void ann_manual_seed(uint64_t seed);
+void ann_rand_get_state(uint64_t s[4]);
+int ann_rand_set_state(const uint64_t s[4]);
 uint64_t ann_rand_u64(void);
 double ann_rand_uniform(void);               /* [0,1), 53 bits */
 double ann_rand_normal(void);                /* Box-Muller, N(0,1) */

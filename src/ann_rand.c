@@ -80,6 +80,23 @@ void ann_manual_seed(uint64_t seed) {
   seeded = 1;
 }
 
+/* the generator's state as 4 words, and back (a state of all zeros is
+** refused: xoshiro would then give only zeros) */
+void ann_rand_get_state(uint64_t s[4]) {
+  int i;
+  if (!seeded) ann_manual_seed(ANN_DEFAULT_SEED);
+  for (i = 0; i < 4; i++) s[i] = state[i];
+}
+
+int ann_rand_set_state(const uint64_t s[4]) {
+  int i;
+  if ((s[0] | s[1] | s[2] | s[3]) == 0)
+    return ann_seterror("set_rng_state: an all-zero state is not valid");
+  for (i = 0; i < 4; i++) state[i] = s[i];
+  seeded = 1;
+  return 0;
+}
+
 uint64_t ann_rand_u64(void) {
   if (!seeded) ann_manual_seed(ANN_DEFAULT_SEED);
   return next(state);

@@ -435,6 +435,32 @@ static int l_randn(lua_State *L) {
   return slotdone(L, p);
 }
 
+/* ann.get_rng_state() -> a 32-byte string; ann.set_rng_state(s) */
+static int l_get_rng_state(lua_State *L) {
+  uint64_t st[4];
+  unsigned char b[32];
+  int i, k;
+  ann_rand_get_state(st);
+  for (i = 0; i < 4; i++)               /* little-endian, as in files */
+    for (k = 0; k < 8; k++) b[i * 8 + k] = (unsigned char)(st[i] >> (8 * k));
+  lua_pushlstring(L, (const char *)b, 32);
+  return 1;
+}
+
+static int l_set_rng_state(lua_State *L) {
+  size_t len;
+  const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  uint64_t st[4] = {0, 0, 0, 0};
+  int i, k;
+  if (len != 32)
+    return luaL_error(L, "set_rng_state: expected a 32-byte state, got %d "
+                      "bytes", (int)len);
+  for (i = 0; i < 4; i++)
+    for (k = 0; k < 8; k++) st[i] |= (uint64_t)b[i * 8 + k] << (8 * k);
+  if (ann_rand_set_state(st) != 0) return lann_error(L);
+  return 0;
+}
+
 /* ann.randperm(n [, seed]): 1..n shuffled; with a seed, from a generator
 ** of its own (the global stream is left alone) */
 static int l_randperm(lua_State *L) {
@@ -810,7 +836,8 @@ static const luaL_Reg functions[] = {
   {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones},
   {"full", l_full}, {"eye", l_eye}, {"arange", l_arange},
   {"linspace", l_linspace}, {"rand", l_rand}, {"randn", l_randn},
-  {"manual_seed", l_manual_seed}, {"randperm", l_randperm}, {"is_tensor", l_is_tensor},
+  {"manual_seed", l_manual_seed}, {"randperm", l_randperm},
+  {"get_rng_state", l_get_rng_state}, {"set_rng_state", l_set_rng_state}, {"is_tensor", l_is_tensor},
   {"cat", l_cat}, {"stack", l_stack},
   {NULL, NULL}
 };

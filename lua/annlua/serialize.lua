@@ -443,7 +443,9 @@ function M.load(path, opts)
   if not r then return nil, err end
   local D = {r = r, path = path, nids = 0, objs = {}}
   local grad = core._set_grad_enabled(false)     -- copies into parameters
+  local rng = core.get_rng_state()   -- constructors draw initial weights:
   local ok, obj = pcall(load_value, D, 0)
+  core.set_rng_state(rng)            -- loading leaves the stream as it was
   core._set_grad_enabled(grad)
   if ok and r:left() ~= 0 then
     ok, obj = pcall(bad, D, "%d bytes after the last record", r:left())
