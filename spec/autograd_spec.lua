@@ -4,16 +4,11 @@
 -- semantics (accumulation, zero_grad, no_grad, detach, in-place refusal,
 -- non-scalar roots); and a chain-rule example worked out by hand.
 local ann = require("annlua")
+local h = require("helpers")
 
--- fn must fail with an error message containing each of the parts
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
+-- fails(fn, parts...): fn raises an error holding each part;
+-- near(want, got, tol) and near_all(want, t, tol): absolute, tol 1e-5
+local fails, near, near_all = h.fails, h.near, h.near_all
 
 -- a leaf of the given shape with distinct deterministic values in
 -- [-1, -0.1] u [0.1, 1] (away from the kinks of relu, abs and clamp at 0,
@@ -34,19 +29,6 @@ local function check(fn, inputs, opts)
   local ok, err = ann.grad_check(fn, inputs, opts)
   assert(ok, ("grad_check failed, max abs error %g"):format(err))
   return err
-end
-
-local function near(want, got, tol)
-  tol = tol or 1e-5
-  assert(math.abs(want - got) <= tol,
-         ("expected %.9g, got %.9g"):format(want, got))
-end
-
--- every element of tensor t is near the matching entry of the flat list
-local function near_all(want, t, tol)
-  local flat = t:contiguous():view(-1)
-  assert.are.equal(#want, flat:numel())
-  for k = 1, #want do near(want[k], flat:get(k), tol) end
 end
 
 describe("grad_check on elementwise ops", function()

@@ -6,16 +6,14 @@
 -- (iris, digits and mnist run in fit_spec.lua; playground in
 -- playground_spec.lua.)
 
-local cwd = io.popen("pwd"):read("l")
-local bin = os.getenv("ANNLUA_BIN") or "build/bin/annlua"
-if bin:sub(1, 1) ~= "/" then bin = cwd .. "/" .. bin end
+local h = require("helpers")
 
+-- runs examples/<example> from /tmp; returns its stdout and stderr as one,
+-- and the exit code
 local function run(example)
-  local p = io.popen(("cd /tmp && %q %q/examples/%s 2>&1; echo \"exit $?\"")
-                     :format(bin, cwd, example))
-  local out = p:read("a")
-  p:close()
-  return out, tonumber(out:match("exit (%d+)%s*$"))
+  local out, _, code = h.run(("cd /tmp && %s %s 2>&1"):format(
+    h.quote(h.annlua_bin()), h.quote(h.abspath("examples/" .. example))))
+  return out, code
 end
 
 describe("examples", function()

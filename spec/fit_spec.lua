@@ -3,44 +3,29 @@
 -- from hand counts, closed forms, values scripted through callbacks, or a
 -- second computation (a whole-set forward pass); the output format is read
 -- from a child annlua process writing to a pipe.  The child is the binary
--- in $ANNLUA_BIN (spec/run sets it), else build/bin/annlua.
+-- in $ANNLUA_BIN (spec/run sets it), else the one next to the C module
+-- under test, else build/bin/annlua.  (`h` is a fit history here, so the
+-- shared helpers go by their full name.)
 
 local ann = require("annlua")
 local progress = require("annlua.progress")
+local helpers = require("helpers")
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local cwd = io.popen("pwd"):read("l")
-local bin = os.getenv("ANNLUA_BIN") or "build/bin/annlua"
-if bin:sub(1, 1) ~= "/" then bin = cwd .. "/" .. bin end
-
-local tmpdir = os.tmpname()
-os.remove(tmpdir)
-assert(os.execute("mkdir -p " .. shell_quote(tmpdir)))
+local shell_quote = helpers.quote
+local tmpdir = helpers.tmpdir()
 
 local function writefile(name, text)
-  local path = tmpdir .. "/" .. name
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
+  return helpers.writefile(tmpdir .. "/" .. name, text)
 end
 
--- runs `annlua args` with stdout and stderr to files (not a terminal);
--- returns stdout, stderr, exit code
-local function annlua(args)
-  local out, err = tmpdir .. "/stdout", tmpdir .. "/stderr"
-  local _, _, code = os.execute(("%s %s </dev/null >%s 2>%s"):format(
-    shell_quote(bin), args, shell_quote(out), shell_quote(err)))
-  local function read(p) local f = assert(io.open(p)); local s = f:read("a"); f:close(); return s end
-  return read(out), read(err), code
-end
+-- annlua(args) runs the interpreter with stdout and stderr to files (not a
+-- terminal); returns stdout, stderr, exit code
+local annlua = helpers.annlua
 
 local has_save = pcall(require, "annlua.serialize")
 
-local function close(a, b, tol) return math.abs(a - b) <= (tol or 1e-5) end
+-- whether a and b differ by at most tol (default 1e-5)
+local close = helpers.close
 
 -- two classes split by the line x1 + x2 = 0, from a fixed seed
 local function problem(n, seed)
@@ -577,5 +562,5 @@ describe("examples", function()
 end)
 
 teardown(function()
-  os.execute("rm -rf " .. shell_quote(tmpdir))
+  helpers.rmdir(tmpdir)
 end)

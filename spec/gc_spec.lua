@@ -3,7 +3,7 @@
 -- stay under 1 GB of peak RSS.  It runs in a child process so that the
 -- peak (VmHWM) is the loop's own.
 
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local quote = require("helpers").quote
 
 local function spec_dir()
   local src = debug.getinfo(1, "S").source:sub(2)

@@ -1,53 +1,27 @@
 -- The annlua interpreter (src/annlua.c): lua.c's options and behaviour,
 -- plus the global `ann` and the embedded Lua sources.  Runs the binary in
--- $ANNLUA_BIN (spec/run sets it), else build/bin/annlua.
+-- $ANNLUA_BIN (spec/run sets it), else the one next to the C module under
+-- test, else build/bin/annlua.
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local h = require("helpers")
 
-local cwd = io.popen("pwd"):read("l")
-local bin = os.getenv("ANNLUA_BIN") or "build/bin/annlua"
-if bin:sub(1, 1) ~= "/" then bin = cwd .. "/" .. bin end
+local shell_quote = h.quote
+local bin = h.annlua_bin()
 local ANNLUA = shell_quote(bin)
 
-local tmpdir = os.tmpname()
-os.remove(tmpdir)
-assert(os.execute("mkdir -p " .. shell_quote(tmpdir)))
+local tmpdir = h.tmpdir()
 
 local function writefile(name, text)
-  local path = tmpdir .. "/" .. name
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
+  return h.writefile(tmpdir .. "/" .. name, text)
 end
 
-local function readfile(path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- runs a shell command line; returns stdout, stderr, exit code
-local function run(cmd, stdin)
-  local out, err = tmpdir .. "/stdout", tmpdir .. "/stderr"
-  local input = stdin and writefile("stdin", stdin) or "/dev/null"
-  local _, _, code = os.execute(("%s <%s >%s 2>%s"):format(
-    cmd, shell_quote(input), shell_quote(out), shell_quote(err)))
-  return readfile(out), readfile(err), code
-end
-
--- env: a string of VAR=value assignments put before the command
-local function annlua(args, stdin, env)
-  return run((env or "") .. " " .. ANNLUA .. " " .. args, stdin)
-end
+-- run(cmd, stdin) runs a shell command line, returns stdout, stderr, exit
+-- code; annlua(args, stdin, env) runs the interpreter so, env being a
+-- string of VAR=value assignments put before the command
+local run, annlua = h.run, h.annlua
 
 describe("annlua interpreter", function()
-  teardown(function()
-    os.execute("rm -rf " .. shell_quote(tmpdir))
-  end)
+  teardown(function() h.rmdir(tmpdir) end)
 
   it("exists", function()
     assert.is_true(io.open(bin) ~= nil, bin .. " is not built")

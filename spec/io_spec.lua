@@ -5,6 +5,7 @@
 -- Expected failures give nil, err; misuse raises.
 local ann = require("annlua")
 local core = require("annlua.core")
+local h = require("helpers")
 
 local DATA = "../shared/data/"
 local base = os.tmpname()        -- a file of our own; names derive from it
@@ -16,30 +17,11 @@ local function path(name)
   return p
 end
 
-local function write(name, bytes)
-  local p = path(name)
-  local f = assert(io.open(p, "wb"))
-  f:write(bytes)
-  f:close()
-  return p
-end
-
-local function read(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function write(name, bytes) return h.writefile(path(name), bytes) end
+local read = h.readfile
 
 -- fn must raise an error containing each of the parts
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
+local raises = h.fails
 
 -- a nil, err result whose err contains each of the parts
 local function fails(part, a, b, ...)

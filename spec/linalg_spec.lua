@@ -2,38 +2,12 @@
 -- settings from Lua (src/lmath.c).  Products are checked against loops
 -- written here in plain Lua, on contiguous tensors and on views.
 local ann = require("annlua")
+local h = require("helpers")
 
-local function near(got, want, tol, path)
-  if type(want) == "table" then
-    assert(type(got) == "table", path .. ": got " .. type(got) .. ", expected a table")
-    assert(#got == #want, ("%s: length %d, expected %d"):format(path, #got, #want))
-    for i = 1, #want do near(got[i], want[i], tol, path .. "[" .. i .. "]") end
-    return
-  end
-  if math.abs(got - want) > tol * math.max(1, math.abs(want)) then
-    error(("%s: got %.9g, expected %.9g"):format(path, got, want), 0)
-  end
-end
-
-local function same(t, want, tol)
-  tol = tol or 1e-5
-  if type(want) == "number" then
-    assert.are.equal(0, t:dim())
-    near(t:item(), want, tol, "item")
-  else
-    near(t:totable(), want, tol, "t")
-  end
-end
-
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-  return err
-end
+-- same(t, want, tol): tensor t holds the nested table (or number) want to
+-- the relative tolerance tol, 1e-5 by default; fails(fn, parts...): fn
+-- raises an error holding each part, and returns it
+local same, fails = h.same, h.fails
 
 -- an r x c matrix as nested tables, with varied deterministic values
 local function mat(r, c, seed)

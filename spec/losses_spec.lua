@@ -4,27 +4,11 @@
 -- forms softmax_cross_entropy_with_logits, reduce_mean and one_hot.
 local ann = require("annlua")
 local nn = ann.nn
+local h = require("helpers")
 
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
-
-local function near(want, got, tol)
-  tol = tol or 1e-5
-  assert(math.abs(want - got) <= tol,
-         ("expected %.9g, got %.9g"):format(want, got))
-end
-
-local function near_all(want, t, tol)
-  local flat = t:contiguous():view(-1)
-  assert.are.equal(#want, flat:numel())
-  for k = 1, #want do near(want[k], flat:get(k), tol) end
-end
+-- fails(fn, parts...): fn raises an error holding each part;
+-- near(want, got, tol) and near_all(want, t, tol): absolute, tol 1e-5
+local fails, near, near_all = h.fails, h.near, h.near_all
 
 local function finite(t)
   for _, v in ipairs(t:contiguous():view(-1):totable()) do

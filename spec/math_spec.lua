@@ -3,44 +3,18 @@
 -- Expected values are worked out here in plain Lua (closed forms and
 -- loops over nested tables), never taken from the library's own output.
 local ann = require("annlua")
+local h = require("helpers")
 
--- got (nested tables or numbers) against want, to a relative tolerance
-local function near(got, want, tol, path)
-  if type(want) == "table" then
-    assert(type(got) == "table", path .. ": got " .. type(got) .. ", expected a table")
-    assert(#got == #want, ("%s: length %d, expected %d"):format(path, #got, #want))
-    for i = 1, #want do near(got[i], want[i], tol, path .. "[" .. i .. "]") end
-    return
-  end
-  assert(type(got) == "number", path .. ": got " .. type(got) .. ", expected a number")
-  local ok
-  if want ~= want then ok = got ~= got
-  elseif want == math.huge or want == -math.huge then ok = got == want
-  else ok = math.abs(got - want) <= tol * math.max(1, math.abs(want)) end
-  if not ok then error(("%s: got %.9g, expected %.9g"):format(path, got, want), 0) end
-end
+-- near(got, want, tol, path): got (nested tables or numbers) against want,
+-- to a relative tolerance; NaN and infinities must match exactly
+local near = h.near_rel
 
--- t holds want (a nested table, or a number for a 0-dim tensor)
-local function same(t, want, tol)
-  tol = tol or 1e-6
-  if type(want) == "number" then
-    assert.are.equal(0, t:dim())
-    near(t:item(), want, tol, "item")
-  else
-    near(t:totable(), want, tol, "t")
-  end
-end
+-- t holds want (a nested table, or a number for a 0-dim tensor), to 1e-6
+-- relative unless a test says otherwise
+local function same(t, want, tol) h.same(t, want, tol or 1e-6) end
 
--- fn must fail with a message containing every part given
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-  return err
-end
+-- fn must fail with a message containing every part given; returns it
+local fails = h.fails
 
 -- nested table of the given shape, element = f(i, j, ...)
 local function build(shape, f, idx, d)

@@ -4,8 +4,10 @@
 
 local ann = require("annlua")
 local metrics = ann.metrics
+local h = require("helpers")
 
-local function close(a, b, tol) return math.abs(a - b) <= (tol or 1e-6) end
+-- whether a and b differ by at most tol (default 1e-6)
+local function close(a, b, tol) return h.close(a, b, tol or 1e-6) end
 
 -- rows 1..4 predict classes 2, 1, 2, 1 (argmax)
 local scores = ann.tensor{{0.1, 0.9}, {0.8, 0.2}, {0.3, 0.7}, {0.6, 0.4}}

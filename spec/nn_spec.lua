@@ -4,21 +4,11 @@
 -- the Perceptron rule, repeatability under a seed, and XOR.
 local ann = require("annlua")
 local nn = ann.nn
+local h = require("helpers")
 
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
-
-local function near(want, got, tol)
-  tol = tol or 1e-5
-  assert(math.abs(want - got) <= tol,
-         ("expected %.9g, got %.9g"):format(want, got))
-end
+-- fails(fn, parts...): fn raises an error holding each part;
+-- near(want, got, tol): absolute, tol 1e-5
+local fails, near = h.fails, h.near
 
 local function flat(t) return t:contiguous():view(-1):totable() end
 

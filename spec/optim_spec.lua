@@ -4,27 +4,14 @@
 -- schedules; clip_grad_norm; opt.lr.
 local ann = require("annlua")
 local optim = ann.optim
+local h = require("helpers")
 
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
+-- fn raises an error holding each of the parts
+local fails = h.fails
 
-local function near(want, got, tol)
-  tol = tol or 1e-6
-  assert(math.abs(want - got) <= tol,
-         ("expected %.9g, got %.9g"):format(want, got))
-end
-
-local function near_all(want, t, tol)
-  local flat = t:contiguous():view(-1)
-  assert.are.equal(#want, flat:numel())
-  for k = 1, #want do near(want[k], flat:get(k), tol) end
-end
+-- absolute comparisons, to 1e-6 unless a test says otherwise
+local function near(want, got, tol) h.near(want, got, tol or 1e-6) end
+local function near_all(want, t, tol) h.near_all(want, t, tol or 1e-6) end
 
 -- a parameter with values w and gradient g, through the API: the loss
 -- sum(w * g) has gradient g

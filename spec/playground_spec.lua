@@ -6,21 +6,11 @@
 -- accuracy, xor with x1*x2 and no hidden layer; the command line.
 local ann = require("annlua")
 local pg, plot = ann.playground, ann.plot
+local h = require("helpers")
 
-local function near(want, got, tol)
-  tol = tol or 1e-5
-  assert(math.abs(want - got) <= tol,
-         ("expected %.9g, got %.9g"):format(want, got))
-end
-
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
+-- near(want, got, tol): absolute, tol 1e-5; fails(fn, parts...): fn
+-- raises an error holding each part
+local near, fails = h.near, h.fails
 
 -- the points and labels of a dataset as Lua lists
 local function points(ds)
@@ -33,21 +23,7 @@ local function count(list, v)
   return k
 end
 
--- the interpreter: $ANNLUA_BIN (spec/run sets it), else the one next to
--- the C module busted was pointed at (--cpath=B/lua/?.so), else build/
-local function interpreter()
-  local env = os.getenv("ANNLUA_BIN")
-  if env then return env end
-  for dir in package.cpath:gmatch("([^;]-)/lua/%?%.so") do
-    local f = io.open(dir .. "/bin/annlua", "rb")
-    if f then f:close(); return dir .. "/bin/annlua" end
-  end
-  return "build/bin/annlua"
-end
-local bin = interpreter()
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p " .. tmp))
+local tmp = h.tmpdir()
 
 describe("playground datasets", function()
   it("circle: 250 inside radius 2.5 (+1), 250 in the ring 3.5..5 (-1)", function()
@@ -431,13 +407,12 @@ describe("playground training", function()
 end)
 
 describe("examples/playground.lua", function()
-  teardown(function() os.execute("rm -rf '" .. tmp .. "'") end)
+  teardown(function() h.rmdir(tmp) end)
 
+  -- the interpreter on the example; its stdout and stderr as one, exit code
   local function run(args)
-    local p = io.popen(bin .. " examples/playground.lua " .. args .. " 2>&1; echo \"rc=$?\"")
-    local out = p:read("a")
-    p:close()
-    return out, tonumber(out:match("rc=(%d+)%s*$"))
+    local out, _, rc = h.annlua("examples/playground.lua " .. args .. " 2>&1")
+    return out, rc
   end
 
   it("lists every option with --help", function()

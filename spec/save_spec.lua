@@ -3,32 +3,14 @@
 -- busted --lua=lua5.4 --cpath='build/lua/?.so' spec/save_spec.lua
 local ann = require("annlua")
 local nn = ann.nn
+local h = require("helpers")
 
 -- ---- helpers ----------------------------------------------------------
 
-local dir = os.tmpname()          -- a private directory for the files
-os.remove(dir)
-assert(os.execute("mkdir -p '" .. dir .. "'"))
+local dir = h.tmpdir()            -- a private directory for the files
 local function file(name) return dir .. "/" .. name end
 
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function exists(p)
-  local f = io.open(p, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local slurp, spit, exists = h.readfile, h.writefile, h.exists
 
 -- CRC-32 (IEEE, reflected), bit by bit: independent of zlib
 local function crc32(s)
@@ -76,11 +58,7 @@ local function same(a, b)        -- same shape and bitwise-equal values
 end
 
 -- the message of the error fn raises
-local function errmsg(fn)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  return tostring(err)
-end
+local errmsg = h.fails
 
 local function roundtrip(obj, name)
   local p = file(name or "rt.ann")
@@ -437,9 +415,9 @@ describe("ann.save misuse", function()
       assert.matches("^spec/save_spec.lua:%d+: ", err)   -- blames the caller
       assert.is_false(exists(p))
     end
-    local h = io.popen("ls -a '" .. dir .. "'")
-    assert.is_nil(h:read("a"):find("misuse.ann", 1, true))   -- no temp file
-    h:close()
+    local ls = io.popen("ls -a " .. h.quote(dir))
+    assert.is_nil(ls:read("a"):find("misuse.ann", 1, true))   -- no temp file
+    ls:close()
     assert.matches("save: bad argument #2 (file name expected, got number)",
                    errmsg(function() ann.save({}, 42) end), 1, true)
     assert.matches("load: bad argument #1 (file name expected, got nil)",
@@ -461,9 +439,9 @@ describe("atomic save", function()
     assert(ann.save({v = 1}, p))
     assert(ann.save({v = 2}, p))
     assert.are.equal(2, ann.load(p).v)
-    local h = io.popen("ls -a '" .. dir .. "'")
-    local names = h:read("a")
-    h:close()
+    local ls = io.popen("ls -a " .. h.quote(dir))
+    local names = ls:read("a")
+    ls:close()
     assert.is_nil(names:find("replace.ann.tmp", 1, true))
   end)
 
@@ -476,9 +454,9 @@ describe("atomic save", function()
     local cmd = string.format(
       "LUA_PATH_5_4=%q LUA_CPATH_5_4=%q lua5.4 spec/save_kill_child.lua %q %q"
       .. " >/dev/null 2>&1 & echo $!", package.path, package.cpath, p, marker)
-    local h = io.popen(cmd)
-    local pid = h:read("n")
-    h:close()
+    local child = io.popen(cmd)
+    local pid = child:read("n")
+    child:close()
     assert.is_number(pid)
     for _ = 1, 1200 do                    -- up to a minute for 200 MB
       if exists(marker) then break end
@@ -574,5 +552,5 @@ describe("resume equivalence", function()
 end)
 
 teardown(function()
-  os.execute("rm -rf '" .. dir .. "'")
+  h.rmdir(dir)
 end)

@@ -2,16 +2,10 @@
 -- creation, inspection, indexing, views, copies, printing, errors, __close.
 -- Every expected value is written out by hand here.
 local ann = require("annlua")
+local h = require("helpers")
 
 -- fn must fail with an error message containing each of the parts
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
+local fails = h.fails
 
 -- a tensor holds exactly these values (float32 of small integers and
 -- halves is exact, so equality is the right test)

@@ -1,0 +1,267 @@
+-- fused_spec.lua: the fused path for Sequential stacks (annlua.fused,
+-- src/ann_mlp.c): inference against hand-worked values and against the
+-- general path (the modules called one by one through autograd's ops),
+-- when it applies and when it must not, and a fused training epoch
+-- against the idiomatic loop run on a twin of the same model.
+local ann = require("annlua")
+local nn = ann.nn
+local fused = require("annlua.fused")
+
+local function fails(fn, ...)
+  local ok, err = pcall(fn)
+  assert(not ok, "expected an error")
+  err = tostring(err)
+  for _, part in ipairs({...}) do
+    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
+  end
+end
+
+local function near(want, got, tol)
+  tol = tol or 1e-5
+  assert(math.abs(want - got) <= tol * math.max(1, math.abs(want)),
+         ("expected %.9g, got %.9g"):format(want, got))
+end
+
+-- largest |a - b| relative to the largest |b|
+local function relerr(a, b)
+  return (a - b):abs():max():item() / math.max(b:abs():max():item(), 1e-30)
+end
+
+-- the general path: each module's forward in turn
+local function general(net, x)
+  for i = 1, net.n do x = net:get(i):forward(x) end
+  return x
+end
+
+local function nograd(fn, ...) return ann.no_grad(fn, ...) end
+
+describe("fused inference", function()
+  it("computes a hand-worked 2-2-1 network", function()
+    local net = nn.Sequential{nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)}
+    local l1, l2 = net:get(1), net:get(3)
+    l1.weight = ann.tensor{{1, 2}, {-1, 0.5}}
+    l1.bias = ann.tensor{0.5, -0.25}
+    l2.weight = ann.tensor{{2, -3}}
+    l2.bias = ann.tensor{0.125}
+    -- x = (0.25, -0.5): z1 = (0.25 - 1 + 0.5, -0.25 - 0.25 - 0.25)
+    --                      = (-0.25, -0.75)
+    local h1, h2 = math.tanh(-0.25), math.tanh(-0.75)
+    local want = 2 * h1 - 3 * h2 + 0.125
+    local y = nograd(net, ann.tensor{0.25, -0.5})
+    assert.are.same({1}, y:shape())
+    near(want, y:get(1), 1e-6)
+    local yb = nograd(net, ann.tensor{{0.25, -0.5}, {0, 0}})
+    assert.are.same({2, 1}, yb:shape())
+    near(want, yb:get(1, 1), 1e-6)
+    near(2 * math.tanh(0.5) - 3 * math.tanh(-0.25) + 0.125, yb:get(2, 1), 1e-6)
+  end)
+
+  it("matches the general path for every fusable activation", function()
+    ann.manual_seed(3)
+    local stacks = {
+      {nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3)},
+      {nn.Linear(5, 7), nn.Sigmoid(), nn.Identity(), nn.Linear(7, 3), nn.Tanh()},
+      {nn.Linear(5, 7, {bias = false}), nn.LeakyReLU(0.1), nn.Linear(7, 3)},
+      {nn.Linear(5, 3)},
+      {nn.Linear(5, 40), nn.Tanh(), nn.Linear(40, 33), nn.ReLU(),
+       nn.Linear(33, 3)},
+    }
+    for k, mods in ipairs(stacks) do
+      local net = nn.Sequential(mods)
+      for _, x in ipairs{ann.randn(5), ann.randn(9, 5), ann.randn(70, 5)} do
+        local a = nograd(net, x)
+        local b = nograd(general, net, x)
+        assert.are.same(b:shape(), a:shape())
+        assert(relerr(a, b) <= 1e-5, "stack " .. k .. ": " .. relerr(a, b))
+      end
+    end
+  end)
+
+  it("takes a strided input and leaves it alone", function()
+    ann.manual_seed(4)
+    local net = nn.Sequential{nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)}
+    local x = ann.randn(3, 6):t()          -- [6,3], not contiguous
+    local keep = x:clone()
+    local a, b = nograd(net, x), nograd(general, net, x:contiguous())
+    assert(relerr(a, b) <= 1e-5)
+    assert.are.equal(0, (x - keep):abs():max():item())
+  end)
+
+  it("sees a replaced weight, an added module and a changed slope", function()
+    ann.manual_seed(5)
+    local net = nn.Sequential{nn.Linear(3, 2), nn.LeakyReLU(0.5)}
+    local x = ann.tensor{1, -2, 3}
+    nograd(net, x)                          -- the plan is cached now
+    net:get(1).weight = ann.tensor{{1, 1, 1}, {-1, 0, 0}}
+    net:get(1).bias = ann.tensor{0, 0}
+    local y = nograd(net, x)
+    near(2, y:get(1)); near(-0.5, y:get(2))
+    net:get(2).slope = 0.25
+    near(-0.25, nograd(net, x):get(2))
+    net:add(nn.Linear(2, 1))
+    net:get(3).weight = ann.tensor{{1, 10}}
+    net:get(3).bias = ann.tensor{1}
+    near(2 - 2.5 + 1, nograd(net, x):get(1))
+  end)
+
+  it("records a graph when one is wanted", function()
+    local net = nn.Sequential{nn.Linear(3, 2), nn.Tanh()}
+    local y = net(ann.randn(4, 3))
+    assert.is_true(y:needs_grad())
+    y:sum():backward()
+    assert.is_not_nil(net:get(1).weight.grad)
+    -- nothing requires grad: no graph, fused or not
+    local frozen = nn.Sequential{nn.Linear(3, 2)}
+    for _, p in ipairs(frozen:parameters()) do p:requires_grad(false) end
+    assert.is_false(frozen(ann.randn(3)):needs_grad())
+    local x = ann.randn(3):requires_grad()
+    assert.is_true(frozen(x):needs_grad())
+  end)
+
+  it("leaves other stacks and bad inputs to the general path", function()
+    local Twice = nn.Module:extend("Twice")
+    function Twice:forward(x) return x * 2 end
+    ann.manual_seed(6)
+    local odd = nn.Sequential{nn.Linear(2, 2), Twice()}
+    local x = ann.randn(2)
+    assert.is_nil(fused.forward(odd, x))
+    local a, b = nograd(odd, x), nograd(general, odd, x)
+    assert.are.equal(0, (a - b):abs():max():item())
+    assert.is_nil(fused.forward(nn.Sequential{nn.Tanh(), nn.Linear(2, 2)}, x))
+    assert.is_nil(fused.forward(nn.Sequential{nn.Linear(2, 2), nn.Tanh(),
+                                              nn.ReLU()}, x))
+    assert.is_nil(fused.forward(nn.Sequential{nn.Linear(2, 2), nn.Softmax()}, x))
+    local net = nn.Sequential{nn.Linear(2, 2)}
+    fails(function() nograd(net, ann.randn(3)) end, "linear", "[3]")
+    fails(function() nograd(net, ann.randn(2, 2, 2)) end, "linear")
+  end)
+end)
+
+-- the idiomatic loop over the batches of `order`, on a twin model
+local function loop(net, loss_fn, opt, x, y, order, bs)
+  local sum, n = 0, #x
+  for s = 1, n, bs do
+    local idx = order:narrow(1, s, math.min(bs, n - s + 1))
+    local xb, yb = x:index_select(1, idx), y:index_select(1, idx)
+    opt:zero_grad()
+    local loss = loss_fn(net(xb), yb)
+    loss:backward()
+    opt:step()
+    sum = sum + loss:item() * #xb
+  end
+  return sum / n
+end
+
+local function twins(make)
+  ann.manual_seed(11)
+  local a = make()
+  ann.manual_seed(11)
+  return a, make()
+end
+
+describe("fused training", function()
+  local cases = {
+    {"SGD with momentum, MSE", function(ps) return ann.optim.SGD(ps,
+       {lr = 0.05, momentum = 0.9, weight_decay = 1e-3}) end,
+     nn.MSELoss, "mse"},
+    {"Nesterov SGD and L1, cross-entropy", function(ps) return ann.optim.SGD(ps,
+       {lr = 0.05, momentum = 0.5, nesterov = true, l1 = 1e-4}) end,
+     nn.CrossEntropyLoss, "ce"},
+    {"Adam, cross-entropy", function(ps) return ann.optim.Adam(ps,
+       {lr = 1e-2}) end, nn.CrossEntropyLoss, "ce"},
+    {"AdamW, BCE with logits", function(ps) return ann.optim.AdamW(ps,
+       {lr = 1e-2}) end, nn.BCEWithLogitsLoss, "bce"},
+    {"RMSprop with momentum, MSE", function(ps) return ann.optim.RMSprop(ps,
+       {lr = 1e-3, momentum = 0.5}) end, nn.MSELoss, "mse"},
+  }
+  for _, c in ipairs(cases) do
+    it("equals the general loop: " .. c[1], function()
+      local nout = c[4] == "ce" and 4 or 2
+      local a, b = twins(function()
+        return nn.Sequential{nn.Linear(6, 9), nn.Tanh(), nn.Linear(9, 7),
+                             nn.ReLU(), nn.Linear(7, nout)}
+      end)
+      local n, bs = 53, 8                  -- a short last batch
+      ann.manual_seed(12)
+      local x = ann.randn(n, 6)
+      local y
+      if c[4] == "ce" then
+        local t = {}
+        for i = 1, n do t[i] = (i * 7) % 4 + 1 end
+        y = ann.tensor(t)
+      elseif c[4] == "bce" then y = ann.rand(n, nout):gt(0.5)
+      else y = ann.randn(n, nout) end
+      local la, lb = c[3](), c[3]()
+      local oa, ob = c[2](a:parameters()), c[2](b:parameters())
+      local tr = assert(fused.trainer(b, lb, ob, bs))
+      for epoch = 1, 3 do
+        local order = ann.randperm(n)
+        local want = loop(a, la, oa, x, y, order, bs)
+        local got = tr:epoch(x, y, order)
+        near(want, got, 1e-5)
+      end
+      assert.are.equal(oa.state.step, ob.state.step)
+      local pa, pb = a:parameters(), b:parameters()
+      for i = 1, #pa do
+        assert(relerr(pb[i], pa[i]) <= 1e-5, c[1] .. ": param " .. i)
+      end
+      -- and the general loop can carry on from the fused epochs
+      local order = ann.randperm(n)
+      near(loop(a, la, oa, x, y, order, bs), loop(b, lb, ob, x, y, order, bs),
+           1e-5)
+    end)
+  end
+
+  it("learns XOR in storage order", function()
+    ann.manual_seed(7)
+    local net = nn.Sequential{nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)}
+    local x = ann.tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
+    local y = ann.tensor{{0}, {1}, {1}, {0}}
+    local tr = fused.trainer(net, nn.MSELoss(), ann.optim.Adam(
+      net:parameters(), {lr = 0.05}), 4)
+    local first = tr:epoch(x, y)
+    local last
+    for _ = 1, 500 do last = tr:epoch(x, y) end
+    assert(last < 0.01 and last < first, "loss " .. last)
+    local p = nograd(net, x)
+    assert(p:get(1, 1) < 0.2 and p:get(2, 1) > 0.8 and p:get(4, 1) < 0.2)
+  end)
+
+  it("checks itself against autograd", function()
+    ann.manual_seed(8)
+    local net = nn.Sequential{nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 3)}
+    local tr = fused.trainer(net, nn.CrossEntropyLoss(),
+                             ann.optim.SGD(net:parameters(), {lr = 0.1}), 16)
+    local ok, err = tr:check(ann.randn(16, 4), ann.tensor{1, 2, 3, 1, 2, 3,
+      1, 2, 3, 1, 2, 3, 1, 2, 3, 3})
+    assert.is_true(ok)
+    assert(err <= 1e-5)
+  end)
+
+  it("declines what it does not know", function()
+    local net = nn.Sequential{nn.Linear(2, 2)}
+    local sgd = ann.optim.SGD(net:parameters(), {lr = 0.1})
+    assert.is_nil(fused.trainer(net, nn.NLLLoss(), sgd, 4))
+    assert.is_nil(fused.trainer(net, nn.MSELoss{reduction = "sum"}, sgd, 4))
+    assert.is_nil(fused.trainer(nn.Sequential{nn.Linear(2, 2), nn.Dropout()},
+                                nn.MSELoss(), sgd, 4))
+    local other = nn.Linear(2, 2)
+    assert.is_nil(fused.trainer(net, nn.MSELoss(),
+                                ann.optim.SGD(other:parameters()), 4))
+    assert.is_not_nil(fused.trainer(net, nn.MSELoss(), sgd, 4))
+  end)
+
+  it("names bad targets, orders and shapes", function()
+    local net = nn.Sequential{nn.Linear(2, 3)}
+    local tr = fused.trainer(net, nn.CrossEntropyLoss(),
+                             ann.optim.SGD(net:parameters(), {lr = 0.1}), 2)
+    local x = ann.randn(4, 2)
+    fails(function() tr:epoch(x, ann.tensor{1, 2, 4, 1}) end,
+          "target 4 of row 3", "1..3")
+    fails(function() tr:epoch(x, ann.tensor{1, 2}) end, "target [2]")
+    fails(function() tr:epoch(x, ann.tensor{1, 2, 3, 1}, ann.tensor{1, 2, 5, 3}) end,
+          "order entry 3 is 5")
+    fails(function() tr:epoch(ann.randn(4, 3), ann.tensor{1, 2, 3, 1}) end,
+          "[4,3]")
+  end)
+end)
