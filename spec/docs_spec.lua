@@ -1,24 +1,20 @@
 -- The examples of the documentation run: every ```lua block of README.md
 -- and docs/api.md is written to a file and run by the annlua interpreter
--- ($ANNLUA_BIN, which spec/run sets, else build/bin/annlua) in a child
+-- (helpers.annlua_bin: $ANNLUA_BIN, which spec/run sets, else the one
+-- beside the C module busted loads, else build/bin/annlua) in a child
 -- process from the top of the checkout, and must exit with status 0.  The
 -- blocks check their own claims with assert.  A block whose first line is
 -- "-- fragment" is not meant to run alone and is skipped.
 
+-- the checkout: the directory above this file's (so that the spec also
+-- runs from elsewhere); spec/ on the path for the shared helpers
 local cwd = io.popen("pwd"):read("l")
-local bin = os.getenv("ANNLUA_BIN") or "build/bin/annlua"
-if bin:sub(1, 1) ~= "/" then bin = cwd .. "/" .. bin end
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+if dir:sub(1, 1) ~= "/" then dir = cwd .. "/" .. dir end
+local root = dir .. "/.."
+package.path = dir .. "/?.lua;" .. package.path
+local h = require("helpers")
+local bin = h.annlua_bin()
 
 -- the ```lua blocks of a Markdown text: a list of {line =, code =}, line
 -- being the line of the opening fence
@@ -49,16 +45,11 @@ end
 -- runs code by the interpreter from the checkout; output (both streams)
 -- and exit status
 local function run(code)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(code)
-  f:close()
-  local p = io.popen(("cd %s && %s %s </dev/null 2>&1; echo \"exit $?\"")
-                     :format(shell_quote(cwd), shell_quote(bin), shell_quote(path)))
-  local out = p:read("a")
-  p:close()
+  local path = h.writefile(os.tmpname(), code)
+  local out, _, status = h.run(("cd %s && %s %s 2>&1"):format(
+    h.quote(root), h.quote(bin), h.quote(path)))
   os.remove(path)
-  return out, tonumber(out:match("exit (%d+)%s*$"))
+  return out, status
 end
 
 describe("documentation examples", function()
@@ -81,7 +72,7 @@ describe("documentation examples", function()
   end)
 
   for _, doc in ipairs{"README.md", "docs/api.md"} do
-    local blocks = lua_blocks(readfile(doc))
+    local blocks = lua_blocks(h.readfile(root .. "/" .. doc))
     it(doc .. " has lua blocks", function()
       assert.is_true(#blocks > 0)
     end)

@@ -2,6 +2,7 @@
 -- itself (graph, backward of every op) is in C.
 
 local core = require("annlua.core")
+local check = require("annlua.util").check
 
 local M = {}
 
@@ -31,15 +32,15 @@ end
 function M.grad_check(fn, inputs, opts)
   opts = opts or {}
   local eps, atol, rtol = opts.eps or 1e-3, opts.atol or 1e-3, opts.rtol or 1e-2
-  assert(type(inputs) == "table" and #inputs > 0,
+  check(type(inputs) == "table" and #inputs > 0,
          "grad_check: expected a non-empty list of input tensors")
   for i, x in ipairs(inputs) do
-    assert(core.is_tensor(x) and x:needs_grad(),
+    check(core.is_tensor(x) and x:needs_grad(),
            "grad_check: input " .. i .. " is not a tensor that requires grad")
     x.grad = nil
   end
   local out = fn(table.unpack(inputs))
-  assert(core.is_tensor(out), "grad_check: fn must return a tensor, got "
+  check(core.is_tensor(out), "grad_check: fn must return a tensor, got "
          .. type(out))
   local w = projection(out)
   local function f() return (fn(table.unpack(inputs)) * w):sum():item() end

@@ -8,6 +8,7 @@
 -- per batch.
 
 local core = require("annlua.core")
+local check = require("annlua.util").check
 
 local data = {}
 
@@ -17,10 +18,10 @@ Dataset.__index = Dataset
 Dataset.__name = "TensorDataset"
 
 function data.TensorDataset(x, y)
-  assert(core.is_tensor(x) and x:dim() >= 1,
+  check(core.is_tensor(x) and x:dim() >= 1,
          "TensorDataset: x must be a tensor with a sample dim")
   if y ~= nil then
-    assert(core.is_tensor(y), "TensorDataset: y must be a tensor")
+    check(core.is_tensor(y), "TensorDataset: y must be a tensor")
     if #y ~= #x then
       error(string.format("TensorDataset: x has %d samples, y has %d",
                           #x, #y), 2)
@@ -54,7 +55,7 @@ end
 -- ds:split(frac [, seed]) -> the first frac of a shuffled order, and the
 -- rest; without a seed, the order of the file
 function Dataset:split(frac, seed)
-  assert(type(frac) == "number" and frac > 0 and frac < 1,
+  check(type(frac) == "number" and frac > 0 and frac < 1,
          "split: frac must be in (0, 1)")
   local n = self:size()
   local k = math.floor(n * frac + 0.5)
@@ -88,7 +89,7 @@ function data.DataLoader(ds, opts)
                              shuffle = opts.shuffle ~= false,
                              drop_last = opts.drop_last or false,
                              seed = opts.seed, epoch = 0}, Loader)
-  assert(math.type(self.batch_size) == "integer" and self.batch_size > 0,
+  check(math.type(self.batch_size) == "integer" and self.batch_size > 0,
          "DataLoader: batch_size must be a positive integer")
   return self
 end

@@ -1,6 +1,7 @@
 -- Functional forms under the names of the seed material (TensorFlow's).
 
 local core = require("annlua.core")
+local check = require("annlua.util").check
 
 local M = {}
 
@@ -8,7 +9,7 @@ local M = {}
 -- cross-entropy, a 1-d tensor; labels are one-hot (or probability) rows,
 -- or 1-based class indices
 function M.softmax_cross_entropy_with_logits(args)
-  assert(type(args) == "table" and args.labels and args.logits,
+  check(type(args) == "table" and args.labels and args.logits,
          "softmax_cross_entropy_with_logits: expected {labels =, logits =}")
   return core.cross_entropy(args.logits, args.labels, "none")
 end

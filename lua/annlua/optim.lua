@@ -8,6 +8,7 @@
 -- State (momentum, moments) lives in tensors held here, so it can be saved.
 
 local core = require("annlua.core")
+local check = require("annlua.util").check
 
 local optim = {}
 
@@ -19,7 +20,7 @@ local function class(name, defaults)
   defaults.l1 = 0                        -- every optimiser takes l1 = rate
   local cls = setmetatable({}, {__index = Optimizer, __call = function(c, params, opts)
     local self = setmetatable({name = name}, c)
-    assert(type(params) == "table" and #params > 0,
+    check(type(params) == "table" and #params > 0,
            name .. ": expected a non-empty list of parameters")
     for i, p in ipairs(params) do
       if not core.is_tensor(p) then
@@ -188,7 +189,7 @@ end
 
 -- StepLR(opt, {step_size, gamma = 0.1}): lr *= gamma every step_size steps
 function optim.StepLR(opt, opts)
-  assert(opts and math.type(opts.step_size) == "integer"
+  check(opts and math.type(opts.step_size) == "integer"
          and opts.step_size > 0, "StepLR: step_size must be a positive integer")
   local s = {opt = opt, step_size = opts.step_size, gamma = opts.gamma or 0.1,
              base_lr = opt.lr, epoch = 0}
@@ -203,7 +204,7 @@ end
 -- CosineLR(opt, {t_max, eta_min = 0}): cosine annealing from the initial
 -- lr to eta_min over t_max steps
 function optim.CosineLR(opt, opts)
-  assert(opts and type(opts.t_max) == "number" and opts.t_max > 0,
+  check(opts and type(opts.t_max) == "number" and opts.t_max > 0,
          "CosineLR: t_max must be a positive number")
   local s = {opt = opt, t_max = opts.t_max, eta_min = opts.eta_min or 0,
              base_lr = opt.lr, epoch = 0}

@@ -4,15 +4,16 @@
 -- drawn from the global generator, so ann.manual_seed repeats a run.
 
 local ann = require("annlua.core")
+local check = require("annlua.util").check
 local Module = require("annlua.nn.Module")
 
 local Linear = Module:extend("Linear")
 
 function Linear:init(n_in, n_out, opts)
-  assert(math.type(n_in) == "integer" and n_in > 0,
-         "Linear: in must be a positive integer")
-  assert(math.type(n_out) == "integer" and n_out > 0,
-         "Linear: out must be a positive integer")
+  check(math.type(n_in) == "integer" and n_in > 0,
+         "Linear: in must be a positive integer", 4)
+  check(math.type(n_out) == "integer" and n_out > 0,
+         "Linear: out must be a positive integer", 4)
   self.in_features, self.out_features = n_in, n_out
   local bound = 1 / math.sqrt(n_in)
   self.weight = ann.zeros(n_out, n_in):uniform_(-bound, bound):requires_grad()

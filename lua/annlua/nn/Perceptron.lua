@@ -5,13 +5,14 @@
 -- (the data is then probably not linearly separable).
 
 local core = require("annlua.core")
+local check = require("annlua.util").check
 local Module = require("annlua.nn.Module")
 
 local Perceptron = Module:extend("Perceptron")
 
 function Perceptron:init(n)
-  assert(math.type(n) == "integer" and n > 0,
-         "Perceptron: n_inputs must be a positive integer")
+  check(math.type(n) == "integer" and n > 0,
+         "Perceptron: n_inputs must be a positive integer", 4)
   self.n = n
   self.weight = core.zeros(n)     -- the rule needs no gradients
   self.bias = core.zeros(1)

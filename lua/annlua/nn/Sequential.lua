@@ -2,6 +2,7 @@
 -- in order, the output of one the input of the next.
 
 local Module = require("annlua.nn.Module")
+local check = require("annlua.util").check
 local fused_forward = require("annlua.fused").forward
 
 local Sequential = Module:extend("Sequential")
@@ -16,7 +17,7 @@ function Sequential:init(...)
 end
 
 function Sequential:add(m)
-  assert(type(m) == "table" and getmetatable(m) and getmetatable(m).__module,
+  check(type(m) == "table" and getmetatable(m) and getmetatable(m).__module,
          "Sequential: expected a module, got " .. type(m))
   self.n = self.n + 1
   self:register_module(tostring(self.n), m)

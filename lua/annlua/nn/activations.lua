@@ -3,6 +3,7 @@
 -- relu' = [x > 0]).
 
 local Module = require("annlua.nn.Module")
+local check = require("annlua.util").check
 
 local M = {}
 
@@ -43,8 +44,8 @@ end
 M.Dropout = Module:extend("Dropout")
 function M.Dropout:init(p)
   p = p or 0.5
-  assert(type(p) == "number" and p >= 0 and p < 1,
-         "Dropout: p must be in [0, 1), got " .. tostring(p))
+  check(type(p) == "number" and p >= 0 and p < 1,
+         "Dropout: p must be in [0, 1, 4), got " .. tostring(p))
   self.p = p
 end
 function M.Dropout:forward(x)
