@@ -212,6 +212,37 @@ describe("fused training", function()
     end)
   end
 
+  it("equals the general loop on a network big enough for the BLAS",
+     function()
+    -- 120-300-40-10 at batch 64: the products go to the BLAS, and each
+    -- layer is stepped during the backward
+    local a, b = twins(function()
+      return nn.Sequential{nn.Linear(120, 300), nn.ReLU(), nn.Linear(300, 40),
+                           nn.Tanh(), nn.Linear(40, 10)}
+    end)
+    ann.manual_seed(13)
+    local n = 150                           -- two full batches and 22 rows
+    local x = ann.randn(n, 120)
+    local t = {}
+    for i = 1, n do t[i] = (i * 3) % 10 + 1 end
+    local y = ann.tensor(t)
+    local la, lb = nn.CrossEntropyLoss(), nn.CrossEntropyLoss()
+    -- SGD: the params move by the grads, so they show the grads' agreement
+    -- (Adam's m / sqrt(v) turns rounding in a grad near 0 into a full step)
+    local oa = ann.optim.SGD(a:parameters(), {lr = 0.05, momentum = 0.9})
+    local ob = ann.optim.SGD(b:parameters(), {lr = 0.05, momentum = 0.9})
+    local tr = assert(fused.trainer(b, lb, ob, 64))
+    for _ = 1, 2 do
+      local order = ann.randperm(n)
+      near(loop(a, la, oa, x, y, order, 64), tr:epoch(x, y, order), 1e-5)
+    end
+    local pa, pb = a:parameters(), b:parameters()
+    for i = 1, #pa do
+      assert(relerr(pb[i], pa[i]) <= 1e-5, "param " .. i .. ": "
+             .. relerr(pb[i], pa[i]))
+    end
+  end)
+
   it("learns XOR in storage order", function()
     ann.manual_seed(7)
     local net = nn.Sequential{nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)}
@@ -263,5 +294,52 @@ describe("fused training", function()
           "order entry 3 is 5")
     fails(function() tr:epoch(ann.randn(4, 3), ann.tensor{1, 2, 3, 1}) end,
           "[4,3]")
+  end)
+end)
+
+describe("ann.fit on the fused path", function()
+  -- the same seeded run twice, fused and step by step: identical
+  -- histories (loss, accuracy, validation) and weights
+  local function run(fused_on, opt_name)
+    ann.manual_seed(5)
+    local x = ann.randn(200, 6)
+    local y = (x:narrow(2, 1, 1) + x:narrow(2, 2, 1)):gt(0):view(-1) + 1
+    local ds = ann.data.TensorDataset(x, y)
+    local net = nn.Sequential{nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)}
+    local opt = ann.optim[opt_name](net:parameters(), {lr = 0.01})
+    assert.truthy(fused.trainer(net, nn.CrossEntropyLoss(), opt, 16))
+    local h = ann.fit(net, {train = ds, validation = ds, loss = nn.CrossEntropyLoss(),
+                            optimizer = opt, epochs = 3, batch_size = 16, seed = 2,
+                            progress = false, fused = fused_on})
+    return h, net
+  end
+
+  for _, opt_name in ipairs{"SGD", "Adam"} do
+    it("gives the step-by-step loop's history and weights with " .. opt_name, function()
+      local h1, n1 = run(true, opt_name)
+      local h2, n2 = run(false, opt_name)
+      for e = 1, 3 do
+        near(h2.loss[e], h1.loss[e], 1e-5)
+        assert.equal(h2.accuracy[e], h1.accuracy[e])
+        near(h2.val_loss[e], h1.val_loss[e], 1e-5)
+      end
+      local p1, p2 = n1:parameters(), n2:parameters()
+      for i = 1, #p1 do assert.is_true(relerr(p1[i], p2[i]) < 1e-5) end
+    end)
+  end
+
+  it("stops at the step whose loss is not finite, before its update", function()
+    local x = ann.zeros(40, 2)
+    x:set(21, 1, 0 / 0)                  -- row 21: step 2 with batch 20
+    local ds = ann.data.TensorDataset(x, ann.ones(40))
+    local net = nn.Sequential{nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)}
+    local opt = ann.optim.SGD(net:parameters(), {lr = 0.1})
+    local ok, err = pcall(ann.fit, net, {train = ds, loss = nn.CrossEntropyLoss(),
+      optimizer = opt, epochs = 2, batch_size = 20, shuffle = false, progress = false})
+    assert.is_false(ok)
+    assert.equal("fit: loss is nan at epoch 1, step 2; lower the learning rate or check the data", err)
+    for _, p in ipairs(net:parameters()) do        -- step 1 only: finite
+      assert.equal(0, p:ne(p):sum():item())
+    end
   end)
 end)

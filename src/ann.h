@@ -461,11 +461,17 @@ typedef struct ann_MlpTrain {
   ann_OptimOpts o;            /* o.step: the next step's number, advanced */
   float l1;                   /* L1 rate, 0 for none */
   ann_Tensor **s1, **s2;      /* optimiser state, 2 per layer (w, b) or NULL */
+  int64_t correct;            /* out: right predictions (CE: argmax; BCEL:
+                                 sign of the logit), counted before each step */
+  int64_t bad_step;           /* out: 1-based step whose loss was not finite */
 } ann_MlpTrain;
 /* one epoch over x [S,in], y ([S] class indices for CE, else [S,out]) in
 ** batches of `batch` rows, in the order of `order` (1-based indices as
 ** floats, [S]) or in storage order when NULL; the last batch may be
-** short.  *mean_loss gets the mean of the batch losses weighted by rows. */
+** short.  *mean_loss gets the mean of the batch losses weighted by rows.
+** A batch whose loss is not finite stops the epoch before its update:
+** t->bad_step tells which, *mean_loss is that loss, and the call returns
+** 0 (the caller decides what to say). */
 int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
                   const ann_Tensor *order, int64_t batch, ann_MlpTrain *t,
                   double *mean_loss);

@@ -399,6 +399,32 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
     for (; j < n; j++) c[j] += alpha * dot8_avx2(k, a, B + j * ldb);
   }
 }
+
+/* C[i,:] = alpha op(A)[i,:] B + beta C[i,:] with B's rows contiguous: each
+** 16-wide strip of a row of C stays in a register across all of k (added
+** in memory, every step waits for the last one's store) */
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *A, int64_t lda, const float *B,
+                        int64_t ldb, float beta, float *C, int64_t ldc) {
+  int64_t i, j, p;
+  for (i = 0; i < m; i++) {
+    float *c = C + i * ldc;
+    for (j = 0; j < n; j += 16) {
+      __mmask16 mk = n - j >= 16 ? (__mmask16)0xffff
+                                 : (__mmask16)((1u << (n - j)) - 1);
+      __m512 acc = beta == 0.0f ? _mm512_setzero_ps()
+                 : _mm512_mul_ps(_mm512_set1_ps(beta),
+                                 _mm512_maskz_loadu_ps(mk, c + j));
+      for (p = 0; p < k; p++) {
+        float a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(a),
+                              _mm512_maskz_loadu_ps(mk, B + p * ldb + j), acc);
+      }
+      _mm512_mask_storeu_ps(c + j, mk, acc);
+    }
+  }
+}
 #endif
 
 static void small_gemm(SMALL_ARGS) {
@@ -412,6 +438,10 @@ static void small_gemm(SMALL_ARGS) {
         C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
     (avx512 ? dots_avx512 : dots_avx2)(m, n, k, alpha, A, lda, B, ldb, C,
                                        ldc);
+    return;
+  }
+  if (avx512 && !tb) {
+    rows_avx512(ta, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   if (avx2) { small_gemm_avx2(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta,

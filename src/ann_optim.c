@@ -69,11 +69,13 @@ static int check_opts(const char *op, const ann_OptimOpts *o) {
 }
 
 /*
-** The kernels work on blocks of BLK floats: loops with a fixed trip count,
-** which gcc vectorises even at -O2, and sqrt from the SIMD table (libm's
-** sqrtf keeps loops scalar for errno's sake).  A last, partial block runs
-** on zero-padded copies.  Block functions share one signature: the param,
-** its grad and up to two state arrays (NULL if unused).
+** The kernels work on blocks of at most BLK floats (their scratch arrays
+** are that long), sqrt from the SIMD table (libm's sqrtf keeps loops
+** scalar for errno's sake).  Block functions share one signature: the
+** param, its grad, up to two state arrays (NULL if unused), and the
+** length.  They are compiled for AVX-512 and AVX2 as well and vectorised
+** whatever the length, so a last, partial block (all of a small layer's
+** params) runs in place: padded copies cost more than the update.
 */
 #define BLK 256
 
@@ -89,35 +91,22 @@ typedef struct Coef {        /* one step's constants */
 ** parameter, and with SSE alone the arithmetic, not memory, was the limit
 ** (mnist-mlp's Adam step: a quarter of a training step) */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", \
-                                            "default")))
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default"), \
+  optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #else
 #define CLONES
 #endif
 
 typedef void (*BlockFn)(float *restrict p, const float *restrict g,
                         float *restrict s1, float *restrict s2,
-                        const Coef *c);
-
-static void pad(float *dst, const float *src, int64_t r) {
-  memcpy(dst, src, (size_t)r * sizeof(float));
-  memset(dst + r, 0, (size_t)(BLK - r) * sizeof(float));
-}
+                        const Coef *c, int n);
 
 static void run_blocks(BlockFn f, float *p, const float *g, float *s1,
                        float *s2, int64_t n, const Coef *c) {
-  float tp[BLK], tg[BLK], t1[BLK], t2[BLK];
-  int64_t i, r;
-  for (i = 0; i + BLK <= n; i += BLK)
-    f(p + i, g + i, s1 ? s1 + i : NULL, s2 ? s2 + i : NULL, c);
-  if ((r = n - i) == 0) return;
-  pad(tp, p + i, r); pad(tg, g + i, r);
-  if (s1) pad(t1, s1 + i, r);
-  if (s2) pad(t2, s2 + i, r);
-  f(tp, tg, s1 ? t1 : NULL, s2 ? t2 : NULL, c);
-  memcpy(p + i, tp, (size_t)r * sizeof(float));
-  if (s1) memcpy(s1 + i, t1, (size_t)r * sizeof(float));
-  if (s2) memcpy(s2 + i, t2, (size_t)r * sizeof(float));
+  int64_t i;
+  for (i = 0; i < n; i += BLK)
+    f(p + i, g + i, s1 ? s1 + i : NULL, s2 ? s2 + i : NULL, c,
+      n - i < BLK ? (int)(n - i) : BLK);
 }
 
 /* ---- SGD --------------------------------------------------------------- */
@@ -127,19 +116,19 @@ static void run_blocks(BlockFn f, float *p, const float *g, float *s1,
 ** momentum buf + (1 - dampening) d; the step is buf, or d + momentum buf
 ** with Nesterov */
 CLONES static void sgd_plain(float *restrict p, const float *restrict g,
-                      float *restrict s1, float *restrict s2, const Coef *c) {
+                      float *restrict s1, float *restrict s2, const Coef *c, int n) {
   float lr = c->lr, wd = c->wd;
   int i;
   (void)s1; (void)s2;
-  for (i = 0; i < BLK; i++) p[i] -= lr * (g[i] + wd * p[i]);
+  for (i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
 }
 
 CLONES static void sgd_first(float *restrict p, const float *restrict g,
-                      float *restrict buf, float *restrict s2, const Coef *c) {
+                      float *restrict buf, float *restrict s2, const Coef *c, int n) {
   float lr = c->lr, wd = c->wd, nd = c->nd, nb = c->nb;
   int i;
   (void)s2;
-  for (i = 0; i < BLK; i++) {
+  for (i = 0; i < n; i++) {
     float d = g[i] + wd * p[i];
     buf[i] = d;
     p[i] -= lr * (nd * d + nb * d);
@@ -148,12 +137,12 @@ CLONES static void sgd_first(float *restrict p, const float *restrict g,
 
 CLONES static void sgd_momentum(float *restrict p, const float *restrict g,
                          float *restrict buf, float *restrict s2,
-                         const Coef *c) {
+                         const Coef *c, int n) {
   float lr = c->lr, wd = c->wd, mu = c->mu, damp = c->damp;
   float nd = c->nd, nb = c->nb;
   int i;
   (void)s2;
-  for (i = 0; i < BLK; i++) {
+  for (i = 0; i < n; i++) {
     float d = g[i] + wd * p[i], b = mu * buf[i] + damp * d;
     buf[i] = b;
     p[i] -= lr * (nd * d + nb * b);
@@ -198,17 +187,17 @@ int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
 ** eps) with m^, v^ bias-corrected by 1 - beta^t.  Weight decay is L2
 ** (added to g) for Adam, decoupled (p *= 1 - lr wd) for AdamW. */
 CLONES static void adam_block(float *restrict p, const float *restrict g,
-                       float *restrict m, float *restrict v, const Coef *c) {
+                       float *restrict m, float *restrict v, const Coef *c, int n) {
   float b1 = c->b1, b2 = c->b2, l2 = c->wd, keep = c->keep;
   float step = c->step, rbc2 = c->rbc2, eps = c->eps, sv[BLK];
   int i;
-  for (i = 0; i < BLK; i++) {
+  for (i = 0; i < n; i++) {
     float gi = g[i] + l2 * p[i];
     m[i] = b1 * m[i] + (1.0f - b1) * gi;
     v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
   }
-  c->sqrt(BLK, v, sv);
-  for (i = 0; i < BLK; i++)
+  c->sqrt(n, v, sv);
+  for (i = 0; i < n; i++)
     p[i] = p[i] * keep - step * m[i] / (sv[i] * rbc2 + eps);
 }
 
@@ -247,23 +236,23 @@ int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
 ** or with momentum lr buf where buf = momentum buf + g / (sqrt(sq) + eps) */
 CLONES static void rmsprop_block(float *restrict p, const float *restrict g,
                           float *restrict sq, float *restrict buf,
-                          const Coef *c) {
+                          const Coef *c, int n) {
   float a = c->alpha, lr = c->lr, wd = c->wd, eps = c->eps, mu = c->mu;
   float gs[BLK], ss[BLK];
   int i;
-  for (i = 0; i < BLK; i++) {
+  for (i = 0; i < n; i++) {
     float gi = g[i] + wd * p[i];
     gs[i] = gi;
     sq[i] = a * sq[i] + (1.0f - a) * gi * gi;
   }
-  c->sqrt(BLK, sq, ss);
+  c->sqrt(n, sq, ss);
   if (buf)
-    for (i = 0; i < BLK; i++) {
+    for (i = 0; i < n; i++) {
       buf[i] = mu * buf[i] + gs[i] / (ss[i] + eps);
       p[i] -= lr * buf[i];
     }
   else
-    for (i = 0; i < BLK; i++) p[i] -= lr * gs[i] / (ss[i] + eps);
+    for (i = 0; i < n; i++) p[i] -= lr * gs[i] / (ss[i] + eps);
 }
 
 int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,

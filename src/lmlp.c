@@ -9,8 +9,14 @@
 
 #define LANN_MLP "ann.Mlp"
 
+/* the methods hold the metatable as upvalue 1: comparing with it saves
+** luaL_checkudata's look-up of the name in the registry on every call */
 static ann_Mlp *checkmlp(lua_State *L, int i) {
-  ann_Mlp **p = luaL_checkudata(L, i, LANN_MLP);
+  ann_Mlp **p = lua_touserdata(L, i);
+  if (p == NULL || !lua_getmetatable(L, i)
+      || !lua_rawequal(L, -1, lua_upvalueindex(1)))
+    luaL_typeerror(L, i, LANN_MLP);
+  lua_pop(L, 1);
   if (*p == NULL) luaL_error(L, "mlp: the network was freed");
   return *p;
 }
@@ -158,7 +164,10 @@ static int m_epoch(lua_State *L) {
     return lann_error(L);
   lua_pushnumber(L, loss);
   lua_pushinteger(L, (lua_Integer)(t.o.step - step0));
-  return 2;
+  lua_pushinteger(L, (lua_Integer)t.correct);
+  if (t.bad_step > 0) lua_pushinteger(L, (lua_Integer)t.bad_step);
+  else lua_pushnil(L);
+  return 4;
 }
 
 static const luaL_Reg mlp_methods[] = {
@@ -168,7 +177,9 @@ static const luaL_Reg mlp_methods[] = {
 
 void lann_open_mlp(lua_State *L) {
   if (luaL_newmetatable(L, LANN_MLP)) {
-    luaL_newlib(L, mlp_methods);
+    luaL_newlibtable(L, mlp_methods);
+    lua_pushvalue(L, -2);               /* the metatable, as upvalue */
+    luaL_setfuncs(L, mlp_methods, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, m_gc);
     lua_setfield(L, -2, "__gc");

@@ -101,14 +101,19 @@ end
 
 -- for xb, yb in loader:iter() do ... end: one pass over the data; with
 -- shuffle, a new order each pass (from seed + pass number when seeded)
+-- the next pass's order of the samples (a permutation of 1..n), or nil
+-- without shuffle; advances the pass number
+function Loader:next_order()
+  self.epoch = self.epoch + 1
+  if self.shuffle then
+    return core.randperm(self.dataset:size(), self.seed and self.seed + self.epoch)
+  end
+end
+
 function Loader:iter()
   local ds, b = self.dataset, self.batch_size
   local n = ds:size()
-  self.epoch = self.epoch + 1
-  local order
-  if self.shuffle then
-    order = core.randperm(n, self.seed and self.seed + self.epoch)
-  end
+  local order = self:next_order()
   local nb, i = #self, 0
   return function()
     i = i + 1

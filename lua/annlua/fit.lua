@@ -32,6 +32,8 @@
 --               not improved by more than min_delta for patience epochs
 --   checkpoint  path, or {path =, monitor =}: ann.save(model, path) each
 --               time the monitored value reaches a new best
+--   fused       false to keep the step-by-step loop even where the fused
+--               C path applies (see fused_trainer below)
 -- The monitored value is early_stopping.monitor, else checkpoint.monitor,
 -- else val_loss with a validation set, else loss.  history holds a list
 -- per logged value (history.loss[e], history.val_accuracy[e], seconds[e])
@@ -42,6 +44,7 @@ local data = require("annlua.data")
 local metrics = require("annlua.metrics")
 local progress = require("annlua.progress")
 local autograd = require("annlua.autograd")
+local fused = require("annlua.fused")
 
 local M = {}
 
@@ -49,7 +52,7 @@ local fit_options = {
   train = true, loss = true, optimizer = true, epochs = true, batch_size = true,
   shuffle = true, seed = true, drop_last = true, validation = true,
   metrics = true, progress = true, callbacks = true, early_stopping = true,
-  checkpoint = true,
+  checkpoint = true, fused = true,
 }
 
 -- ---------------------------------------------------------------------
@@ -348,8 +351,52 @@ local function nonfinite(v)
          or (v == -math.huge and "-inf") or nil
 end
 
+local function loss_error(what, epoch, step)
+  error(string.format("fit: loss is %s at epoch %d, step %d; "
+                      .. "lower the learning rate or check the data",
+                      what, epoch, step), 0)
+end
+
+-- The fused C path (annlua.fused) runs a whole epoch in one call when it
+-- applies: a Sequential of built-in layers, a built-in loss and
+-- optimiser, batches made here, no per-batch callback, and no metric but
+-- accuracy with a cross-entropy loss (counted in C as the general path
+-- counts it).  Results are the same as the step-by-step loop's.
+local function fused_trainer(model, o, st)
+  if st.user_loader or o.drop_last or st.callbacks.on_batch_end then
+    return nil
+  end
+  for _, m in ipairs(st.list) do
+    if m.fn or o.loss.__name ~= "CrossEntropyLoss" then return nil end
+  end
+  return fused.trainer(model, o.loss, o.optimizer, st.loader.batch_size)
+end
+
+-- one fused epoch: the accumulator, samples/s and seconds, or nil if the
+-- model stopped being fusable
+local function fused_epoch(st, epoch)
+  local loader = st.loader
+  local ds, t0 = loader.dataset, core.clock()
+  local loss, correct, bad = st.trainer:epoch(ds.x, ds.y, loader:next_order())
+  if loss == nil then
+    loader.epoch = loader.epoch - 1        -- the general path takes it
+    return nil
+  end
+  if bad then loss_error(nonfinite(loss), epoch, bad) end
+  local acc = tally(st.list)
+  acc.n, acc.loss = ds:size(), loss * ds:size()
+  for i = 1, #st.list do acc.sums[i] = correct end
+  local dt = core.clock() - t0
+  return acc, dt > 0 and acc.n / dt or 0, dt
+end
+
 -- one epoch of training; returns the accumulator, samples/s and seconds
 local function train_epoch(model, st, epoch)
+  if st.trainer then
+    local acc, rate, dt = fused_epoch(st, epoch)
+    if acc then return acc, rate, dt end
+    st.trainer = nil
+  end
   local o, loader, bar = st.o, st.loader, st.bar
   local loss_fn, opt, on_batch = o.loss, o.optimizer, st.callbacks.on_batch_end
   local acc, names = tally(st.list), st.train_names
@@ -363,11 +410,7 @@ local function train_epoch(model, st, epoch)
     local loss = loss_fn(out, yb)
     local v = batch_loss(loss_fn, loss, n)
     local bad = nonfinite(v)
-    if bad then
-      error(string.format("fit: loss is %s at epoch %d, step %d; "
-                          .. "lower the learning rate or check the data",
-                          bad, epoch, step), 0)
-    end
+    if bad then loss_error(bad, epoch, step) end
     loss:backward()
     opt:step()
     add(acc, v, st.need_detach and out:detach() or out, yb, n)
@@ -441,9 +484,9 @@ function M.fit(model, o)
   local list = metric_list("fit", o.metrics or
     ((type(o.loss) == "table" and o.loss.__name == "MSELoss") and {} or {"accuracy"}))
   local train, validation = o.train, o.validation
-  local loader
+  local loader, user_loader
   if is_loader(train) then
-    loader = train
+    loader, user_loader = train, true
   else
     if type(validation) == "number" then
       train, validation = train:split(1 - validation, o.seed)
@@ -481,6 +524,8 @@ function M.fit(model, o)
     best = tracker(monitor, mode_of(monitor, es and es.mode)),
   }
   for _, m in ipairs(list) do st.need_detach = st.need_detach or m.fn ~= nil end
+  st.user_loader = user_loader
+  if o.fused ~= false then st.trainer = fused_trainer(model, o, st) end
   if es then
     st.stopper = tracker(es.monitor or monitor, mode_of(es.monitor or monitor, es.mode),
                          es.min_delta)

@@ -22,6 +22,7 @@
 -- checked on every call, so replacing a layer or a weight is seen.
 
 local core = require("annlua.core")
+local check = require("annlua.util").check
 
 local fused = {}
 
@@ -38,38 +39,22 @@ local function classes()
   fused.Sequential = require("annlua.nn.Sequential")
 end
 
--- is the cached plan still the model's?  A check compiled per plan: one
--- straight line of comparisons with constant keys costs a tenth of the
--- same checks in a loop, and it runs on every inference call
-local function checker(p)
-  local vals, conds = {}, {"model.n == " .. p.n}
-  local function val(x)
-    vals[#vals + 1] = x
-    return "v[" .. #vals .. "]"
-  end
+-- is the cached plan still the model's?  Runs on every inference call,
+-- so it compares identities only: the modules, their tensors and slopes
+local function valid(model, p)
+  if model.n ~= p.n then return false end
+  local keys, mods, lins, ws, bs = p.keys, p.mods, p.lins, p.ws, p.bs
   for i = 1, p.n do
-    conds[#conds + 1] = string.format("model[%q] == %s", p.keys[i],
-                                      val(p.mods[i]))
+    if model[keys[i]] ~= mods[i] then return false end
   end
-  for l = 1, #p.lins do
-    local m = val(p.lins[l])
-    conds[#conds + 1] = m .. ".weight == " .. val(p.ws[l])
-    conds[#conds + 1] = m .. ".bias == "
-                        .. (p.bs[l] and val(p.bs[l]) or "nil")
+  for l = 1, #lins do
+    local m = lins[l]
+    if m.weight ~= ws[l] or m.bias ~= (bs[l] or nil) then return false end
   end
-  for _, e in ipairs(p.leaky) do
-    conds[#conds + 1] = val(e[1]) .. ".slope == " .. val(e[2])
+  for l = 1, #p.leaky do
+    if p.leaky[l][1].slope ~= p.leaky[l][2] then return false end
   end
-  local head = "local v = ...\n"
-  if #vals <= 150 then    -- values as upvalues: one load less per test
-    local names = {}
-    for i = 1, #vals do names[i] = "v" .. i end
-    head = "local " .. table.concat(names, ", ") .. " = table.unpack(...)\n"
-    for i = 1, #conds do conds[i] = conds[i]:gsub("v%[(%d+)%]", "v%1") end
-  end
-  local src = head .. "return function(model)\n  return "
-              .. table.concat(conds, "\n    and ") .. "\nend"
-  return assert(load(src, "=fused check", "t", {table = table}))(vals)
+  return true
 end
 
 -- the plan of a model, or nil if it is not a fusable stack
@@ -111,12 +96,10 @@ local function build(model)
   local ok, mlp = pcall(core._mlp, p.ws, p.bs, p.acts, p.slopes)
   if not ok then return nil end
   p.mlp, p.fwd = mlp, mlp.forward
-  p.check = checker(p)
   p.nin, p.nout = p.ws[1]:size(2), p.ws[#p.ws]:size(1)
   return p
 end
 
-local function valid(model, p) return p.check(model) end
 
 -- a refusal is remembered with the module count it was decided for, so
 -- an unfusable model costs one look per call, and a Sequential that grows
@@ -143,7 +126,7 @@ function fused.forget(model) plans[model], refused[model] = nil, nil end
 -- parameter requires grad); the C side answers the last two
 function fused.forward(model, x)
   local p = plans[model]
-  if not (p and p.check(model)) then
+  if not (p and valid(model, p)) then
     p = plan_of(model)
     if not p then return nil end
   end
@@ -199,8 +182,8 @@ function fused.trainer(model, loss, opt, batch_size)
   end
   if count ~= n then return nil end
   batch_size = batch_size or 64
-  assert(math.type(batch_size) == "integer" and batch_size > 0,
-         "fused.trainer: batch_size must be a positive integer")
+  check(math.type(batch_size) == "integer" and batch_size > 0,
+        "fused.trainer: batch_size must be a positive integer")
   return setmetatable({model = model, loss = loss, opt = opt, plan = p,
                        index = index, kind = loss_kinds[lname],
                        opt_kind = opt_kinds[oname],
@@ -222,20 +205,26 @@ function Trainer:current()
   return p
 end
 
--- one epoch; returns the mean loss (weighted by rows), or nil if the model
+-- one epoch; returns the mean loss (weighted by rows), the number of
+-- right predictions (cross-entropy: argmax; BCE with logits: the logit's
+-- sign per element), and the step whose loss was not finite if one was
+-- (the epoch stopped there, before that step's update); nil if the model
 -- stopped being fusable
 function Trainer:epoch(x, y, order)
   local p = self:current()
   if not p then return nil end
+  if not x:is_contiguous() then x = x:contiguous() end
+  if not y:is_contiguous() then y = y:contiguous() end
   local opt, st = self.opt, self.opt.state
   if opt.betas then opt.beta1, opt.beta2 = opt.betas[1], opt.betas[2] end
   opt.step_count = st.step + 1
   local s1, s2 = state_lists(p, opt, self.index)
-  local loss, steps = p.mlp:epoch(x, y, order, self.batch_size, self.kind,
-                                  self.opt_kind, opt, s1, s2, #p.ws)
+  local loss, steps, correct, bad = p.mlp:epoch(x, y, order, self.batch_size,
+                                                self.kind, self.opt_kind, opt,
+                                                s1, s2, #p.ws)
   st.step = st.step + steps
   opt.step_count = st.step
-  return loss
+  return loss, correct, bad
 end
 
 -- loss and gradients of one batch, fused against autograd: ok (within
