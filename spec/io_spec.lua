@@ -1,13 +1,13 @@
 -- io_spec.lua: the file readers and writers from Lua (src/ldata.c over
 -- ann_csv.c, ann_idx.c, ann_npy.c).  Small files are written here; the
--- real data sets in ../shared/data are checked against facts computed
+-- real data sets in examples/data are checked against facts computed
 -- outside annlua (class counts and column sums by awk and od).
 -- Expected failures give nil, err; misuse raises.
 local ann = require("annlua")
 local core = require("annlua.core")
 local h = require("helpers")
 
-local DATA = "../shared/data/"
+local DATA = "examples/data/"
 local base = os.tmpname()        -- a file of our own; names derive from it
 local made = {base}
 

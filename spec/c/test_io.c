@@ -2,7 +2,7 @@
 ** test_io.c: the file readers and writers (ann_csv.c, ann_idx.c,
 ** ann_npy.c).  Small files are written by hand, byte by byte, in a fresh
 ** temporary directory; the expected values are the ones written.  The
-** real data sets in ../shared/data are checked against facts computed
+** real data sets in examples/data are checked against facts computed
 ** outside annlua (class counts and column sums from awk and Python's
 ** gzip module).  Bad files: empty, cut at every header byte, wrong magic,
 ** lying sizes, trailing data, bad cells, ragged rows, open quotes.
@@ -338,7 +338,7 @@ static void test_csv_real(void) {
   ann_csv_defaults(&o);
   o.classes = 1;
   /* sklearn's first line "150,4,setosa,..." is a header; auto sees it */
-  ok = csv("../shared/data/iris.csv", &o, &c);
+  ok = csv("examples/data/iris.csv", &o, &c);
   CHECK(ok);
   if (ok) {
     CHECK(c.header == 1 && c.x->shape[0] == 150 && c.x->shape[1] == 4);
@@ -358,13 +358,13 @@ static void test_csv_real(void) {
     ann_csv_free(&c);
   }
   o.header = 0;
-  CHECK_ERR(csv("../shared/data/iris.csv", &o, &c),
+  CHECK_ERR(csv("examples/data/iris.csv", &o, &c),
             "iris.csv:1:3: \"setosa\" is not a number");
   /* digits: 1797 x 64 pixels 0..16, digits 0..9 as classes 1..10 */
   o.header = -1;
   for (k = 0; k < 5; k++) {
     t0 = now();
-    ok = csv("../shared/data/digits.csv.gz", &o, &c);
+    ok = csv("examples/data/digits.csv.gz", &o, &c);
     times[k] = now() - t0;
     if (!ok) break;
     if (k < 4) ann_csv_free(&c);
@@ -489,7 +489,7 @@ static void test_idx_bad(void) {
 }
 
 static void test_idx_mnist(void) {
-  const char *img = "../shared/data/mnist-train-8k-images-idx3-ubyte.gz";
+  const char *img = "examples/data/mnist-train-8k-images-idx3-ubyte.gz";
   double times[5], t0, sum = 0;
   ann_Tensor *x = NULL, *y;
   int64_t i, count[10] = {0};
@@ -513,7 +513,7 @@ static void test_idx_mnist(void) {
   qsort(times, 5, sizeof times[0], cmpd);
   printf("idx: MNIST-8k images (6.3 MB): median of 5 loads %.1f ms\n",
          times[2] * 1e3);
-  y = ann_idx_read("../shared/data/mnist-train-8k-labels-idx1-ubyte.gz");
+  y = ann_idx_read("examples/data/mnist-train-8k-labels-idx1-ubyte.gz");
   CHECK(y && y->ndim == 1 && y->shape[0] == 8000);
   if (y) {
     static const int64_t want[10] = {799, 913, 801, 813, 781, 689, 809, 865,
