@@ -104,7 +104,8 @@ int ann_item(const ann_Tensor *t, float *v);  /* one-element tensors */
 
 /* ---- views: share storage (ann_view.c) --------------------------------- */
 ann_Tensor *ann_view(ann_Tensor *t, int ndim, const int64_t *shape); /* one -1 allowed */
-ann_Tensor *ann_reshape(ann_Tensor *t, int ndim, const int64_t *shape); /* copies if needed */
+/* a view when t's strides allow one, else a copy */
+ann_Tensor *ann_reshape(ann_Tensor *t, int ndim, const int64_t *shape);
 ann_Tensor *ann_transpose(ann_Tensor *t, int d1, int d2);
 ann_Tensor *ann_permute(ann_Tensor *t, const int *perm);  /* t->ndim entries */
 ann_Tensor *ann_narrow(ann_Tensor *t, int d, int64_t start, int64_t len);
@@ -119,8 +120,9 @@ ann_Tensor *ann_contiguous(ann_Tensor *t);                /* t retained if alrea
 int ann_copy_(ann_Tensor *dst, const ann_Tensor *src);    /* src broadcast to dst */
 ann_Tensor *ann_cat(int n, ann_Tensor *const *ts, int d);
 ann_Tensor *ann_stack(int n, ann_Tensor *const *ts, int d);
-ann_Tensor *ann_index_select(const ann_Tensor *t, int d, const ann_Tensor *idx); /* idx 1-d, 1-based */
-ann_Tensor *ann_gather(const ann_Tensor *t, int d, const ann_Tensor *idx);       /* 1-based */
+/* indices are 1-based floats; index_select takes a 1-d idx */
+ann_Tensor *ann_index_select(const ann_Tensor *t, int d, const ann_Tensor *idx);
+ann_Tensor *ann_gather(const ann_Tensor *t, int d, const ann_Tensor *idx);
 
 /* ---- elementwise (ann_ops.c), numpy broadcasting ------------------------ */
 typedef enum ann_BinOp {
@@ -149,7 +151,8 @@ ann_Tensor *ann_log_softmax(const ann_Tensor *a, int d);  /* stable */
 
 /* in place: b is broadcast to t's shape; t is returned as status 0 */
 int ann_fill_(ann_Tensor *t, float v);
-int ann_binary_(ann_BinOp op, ann_Tensor *t, const ann_Tensor *b, float alpha); /* t = t op alpha*b for ADD/SUB, t op b else */
+/* t = t op alpha*b for ADD/SUB, t op b else */
+int ann_binary_(ann_BinOp op, ann_Tensor *t, const ann_Tensor *b, float alpha);
 int ann_binary_scalar_(ann_BinOp op, ann_Tensor *t, float s);
 int ann_unary_(ann_UnOp op, ann_Tensor *t);
 int ann_clamp_(ann_Tensor *t, float lo, float hi);
@@ -219,7 +222,8 @@ int ann_grad_enabled(void);
 int ann_set_grad_enabled(int on);            /* returns the previous mode */
 int ann_set_requires_grad(ann_Tensor *t, int on); /* leaves only */
 int ann_is_leaf(const ann_Tensor *t);
-int ann_backward(ann_Tensor *root, const ann_Tensor *grad); /* grad NULL: root has one element */
+/* grad may be NULL only when root has one element */
+int ann_backward(ann_Tensor *root, const ann_Tensor *grad);
 ann_Tensor *ann_detach(ann_Tensor *t);       /* a view with no history */
 /* in-place ops on a tensor that requires grad are refused in grad mode */
 int ann_check_inplace(const ann_Tensor *t, const char *op);
@@ -412,8 +416,9 @@ typedef struct ann_OptimOpts {
   float alpha;                                   /* RMSprop smoothing */
   int64_t step;                                  /* Adam: 1 on first step */
 } ann_OptimOpts;
+/* momentum (the list) may be NULL when o->momentum == 0 */
 int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
-                 const ann_OptimOpts *o);      /* momentum entries may be NULL if o->momentum == 0 */
+                 const ann_OptimOpts *o);
 int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
                   ann_Tensor *const *v, const ann_OptimOpts *o);
 int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,

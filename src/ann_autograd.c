@@ -151,23 +151,13 @@ static void node_release_graph(ann_Node *nd) {
 
 /* ---- helpers shared with ann_grad_*.c --------------------------------- */
 
-/* strides of t broadcast to (ndim, shape): 0 on new and expanded dims */
-static void bstrides(const ann_Tensor *t, int ndim, const int64_t *shape,
-                     int64_t *st) {
-  int i, k = ndim - t->ndim;
-  for (i = 0; i < ndim; i++) {
-    if (i < k || (t->shape[i - k] == 1 && shape[i] != 1)) st[i] = 0;
-    else st[i] = t->stride[i - k];
-  }
-}
-
 void ann_ag_addto(ann_Tensor *dst, const ann_Tensor *src) {
   int64_t sst[ANN_MAXDIM];
   const int64_t *strides[2];
   float *d = ann_data(dst);
   const float *s = ann_data(src);
   ann_Loop l;
-  bstrides(src, dst->ndim, dst->shape, sst);
+  ann_bstrides(src, dst->ndim, sst);
   strides[0] = dst->stride; strides[1] = sst;
   ann_loop_init(&l, 2, dst->ndim, dst->shape, strides);
   if (l.empty) return;
@@ -188,20 +178,6 @@ ann_Tensor *ann_ag_contig(const ann_Tensor *t) {
   c = ann_zeros(t->ndim, t->shape);
   if (c) ann_ag_addto(c, t);
   return c;
-}
-
-ann_Tensor *ann_ag_restride(const ann_Tensor *t, int64_t offset, int ndim,
-                            const int64_t *shape, const int64_t *stride) {
-  ann_Tensor *v = ann_new_view(t);
-  int i;
-  if (v == NULL) return NULL;
-  v->offset = offset;
-  v->ndim = ndim;
-  for (i = 0; i < ANN_MAXDIM; i++) {
-    v->shape[i] = i < ndim ? shape[i] : 0;
-    v->stride[i] = i < ndim ? stride[i] : 0;
-  }
-  return v;
 }
 
 ann_Tensor *ann_sum_to(const ann_Tensor *g, int ndim, const int64_t *shape) {

@@ -617,17 +617,25 @@ int ann_gemm(float alpha, const ann_Tensor *a, int transa,
   return gemm2(alpha, a, transa, b, transb, beta, c);
 }
 
-ann_Tensor *ann_mm(const ann_Tensor *a, const ann_Tensor *b) {
+/* mm, mv, dot: a has nda dims and b ndb, a's last matching b's first */
+static int check_product(const char *op, const char *want,
+                         const ann_Tensor *a, int nda,
+                         const ann_Tensor *b, int ndb) {
   char sa[160], sb[160];
+  ann_init();
+  if (nulls(op, a, b)) return -1;
+  if (a->ndim != nda || b->ndim != ndb)
+    return ann_seterror("%s: expected %s, got %s and %s", op, want,
+                        SHAPE(a, sa), SHAPE(b, sb));
+  if (a->shape[nda - 1] != b->shape[0])
+    return mismatch(op, a, b, a->shape[nda - 1], b->shape[0]);
+  return 0;
+}
+
+ann_Tensor *ann_mm(const ann_Tensor *a, const ann_Tensor *b) {
   int64_t shape[2];
   ann_Tensor *c;
-  ann_init();
-  if (nulls("mm", a, b)) return NULL;
-  if (a->ndim != 2 || b->ndim != 2)
-    return ann_seterror("mm: expected 2-d tensors, got %s and %s",
-                        SHAPE(a, sa), SHAPE(b, sb)), NULL;
-  if (a->shape[1] != b->shape[0])
-    return mismatch("mm", a, b, a->shape[1], b->shape[0]), NULL;
+  if (check_product("mm", "2-d tensors", a, 2, b, 2) < 0) return NULL;
   shape[0] = a->shape[0]; shape[1] = b->shape[1];
   if ((c = ann_new(2, shape)) != NULL && gemm2(1, a, 0, b, 0, 0, c) != 0) {
     ann_release(c);
@@ -720,26 +728,13 @@ ann_Tensor *ann_matmul(const ann_Tensor *a, const ann_Tensor *b) {
 }
 
 ann_Tensor *ann_mv(const ann_Tensor *a, const ann_Tensor *v) {
-  char sa[160], sv[160];
-  ann_init();
-  if (nulls("mv", a, v)) return NULL;
-  if (a->ndim != 2 || v->ndim != 1)
-    return ann_seterror("mv: expected a 2-d and a 1-d tensor, got %s and %s",
-                        SHAPE(a, sa), SHAPE(v, sv)), NULL;
-  if (a->shape[1] != v->shape[0])
-    return mismatch("mv", a, v, a->shape[1], v->shape[0]), NULL;
+  if (check_product("mv", "a 2-d and a 1-d tensor", a, 2, v, 1) < 0)
+    return NULL;
   return matmul_batched(a, v);
 }
 
 ann_Tensor *ann_dot(const ann_Tensor *a, const ann_Tensor *b) {
-  char sa[160], sb[160];
-  ann_init();
-  if (nulls("dot", a, b)) return NULL;
-  if (a->ndim != 1 || b->ndim != 1)
-    return ann_seterror("dot: expected 1-d tensors, got %s and %s",
-                        SHAPE(a, sa), SHAPE(b, sb)), NULL;
-  if (a->shape[0] != b->shape[0])
-    return mismatch("dot", a, b, a->shape[0], b->shape[0]), NULL;
+  if (check_product("dot", "1-d tensors", a, 1, b, 1) < 0) return NULL;
   return matmul_batched(a, b);
 }
 

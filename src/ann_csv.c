@@ -18,7 +18,7 @@
 /* ---- whole files -------------------------------------------------------- */
 
 /* zlib prefixes its messages with the path; drop it, we add our own */
-static const char *gzmsg(gzFile f, const char *path, int *err) {
+const char *ann_gzmsg(gzFile f, const char *path, int *err) {
   const char *m = gzerror(f, err);
   size_t n = strlen(path);
   if (*err == Z_ERRNO) return strerror(errno);
@@ -26,18 +26,23 @@ static const char *gzmsg(gzFile f, const char *path, int *err) {
   return m;
 }
 
+gzFile ann_gzopen(const char *path) {
+  gzFile f;
+  errno = 0;
+  if ((f = gzopen(path, "rb")) == NULL)
+    return ann_seterror("%s: cannot open file: %s", path,
+                        errno ? strerror(errno) : "out of memory"), NULL;
+  gzbuffer(f, 1 << 17);
+  return f;
+}
+
 int ann_readfile(const char *path, char **buf, size_t *len) {
   size_t cap = 0, have = 0;
   char *b = NULL;
   const char *m;
   int err;
-  gzFile f;
-  errno = 0;
-  f = gzopen(path, "rb");
-  if (f == NULL)
-    return ann_seterror("%s: cannot open file: %s", path,
-                        errno ? strerror(errno) : "out of memory");
-  gzbuffer(f, 1 << 17);
+  gzFile f = ann_gzopen(path);
+  if (f == NULL) return -1;
   for (;;) {
     size_t want;
     int r;
@@ -53,7 +58,7 @@ int ann_readfile(const char *path, char **buf, size_t *len) {
     want = cap - have - 1;       /* one byte kept for the closing NUL */
     r = gzread(f, b + have, (unsigned)(want > 1u << 30 ? 1u << 30 : want));
     if (r < 0) {
-      m = gzmsg(f, path, &err);
+      m = ann_gzmsg(f, path, &err);
       ann_seterror("%s: read error: %s", path, m);
       goto fail;
     }
@@ -61,7 +66,7 @@ int ann_readfile(const char *path, char **buf, size_t *len) {
     have += (size_t)r;
   }
   /* zlib reports a cut gzip stream only here, not as a read error */
-  m = gzmsg(f, path, &err);
+  m = ann_gzmsg(f, path, &err);
   if (err == Z_BUF_ERROR) {
     ann_seterror("%s: byte %zu: compressed data ends early (file truncated)",
                  path, have);

@@ -28,15 +28,6 @@ enum {
   K_CLAMP     /* g where s0 <= x <= s1 */
 };
 
-static void bstrides(const ann_Tensor *t, int ndim, const int64_t *shape,
-                     int64_t *st) {
-  int i, k = ndim - t->ndim;
-  for (i = 0; i < ndim; i++) {
-    if (i < k || (t->shape[i - k] == 1 && shape[i] != 1)) st[i] = 0;
-    else st[i] = t->stride[i - k];
-  }
-}
-
 #define KLOOP(expr) \
   for (i = 0; i < l.len; i++) { \
     float G = g0[i * sg], X = x0[i * sx], Y = y0[i * sy]; \
@@ -52,8 +43,8 @@ static ann_Tensor *gmap(int k, const ann_Tensor *g, const ann_Tensor *x,
   if (r == NULL) return NULL;
   if (x == NULL) x = g;
   if (y == NULL) y = x;
-  bstrides(x, g->ndim, g->shape, xs);
-  bstrides(y, g->ndim, g->shape, ys);
+  ann_bstrides(x, g->ndim, xs);
+  ann_bstrides(y, g->ndim, ys);
   strides[0] = r->stride; strides[1] = g->stride;
   strides[2] = xs; strides[3] = ys;
   ann_loop_init(&l, 4, g->ndim, g->shape, strides);
@@ -306,7 +297,7 @@ static ann_Tensor *expand_back(const ann_Tensor *g, const ann_Tensor *t,
     if (d < 0 || i == d) { st[i] = 0; if (d >= 0 && keep) k++; }
     else st[i] = g->stride[k++];
   }
-  return ann_ag_restride(g, g->offset, t->ndim, t->shape, st);
+  return ann_restride(g, g->offset, t->ndim, t->shape, st);
 }
 
 /* ip: kind (0 sum, 1 mean, 2 var, 3 std), d, keepdim */

@@ -38,7 +38,7 @@ static int bw_reshape(ann_Node *nd, ann_Tensor *out, const ann_Tensor *g) {
   if (!a->requires_grad) return 0;
   if ((gc = ann_ag_contig(g)) == NULL) return -1;
   ann_contig_strides(a->ndim, a->shape, st);
-  v = ann_ag_restride(gc, gc->offset, a->ndim, a->shape, st);
+  v = ann_restride(gc, gc->offset, a->ndim, a->shape, st);
   ann_release(gc);
   return ann_ag_take(a, v);
 }
@@ -89,7 +89,7 @@ static int bw_permute(ann_Node *nd, ann_Tensor *out, const ann_Tensor *g) {
     sh[nd->ip[i]] = g->shape[i];
     st[nd->ip[i]] = g->stride[i];
   }
-  return ann_ag_take(a, ann_ag_restride(g, g->offset, g->ndim, sh, st));
+  return ann_ag_take(a, ann_restride(g, g->offset, g->ndim, sh, st));
 }
 
 ann_Tensor *ann_ag_transpose(ann_Tensor *t, int d1, int d2) {
@@ -178,8 +178,8 @@ static int bw_cat(ann_Node *nd, ann_Tensor *out, const ann_Tensor *g) {
         sh[k] = e == d ? len : g->shape[e];
         st[k++] = g->stride[e];
       }
-      if (ann_ag_take(t, ann_ag_restride(g, g->offset + pos * g->stride[d],
-                                         k, sh, st)) != 0)
+      if (ann_ag_take(t, ann_restride(g, g->offset + pos * g->stride[d],
+                                      k, sh, st)) != 0)
         return -1;
     }
     pos += len;

@@ -8,9 +8,7 @@
 ** 0x0C i32, 0x0D f32, 0x0E f64); byte 3 the number of dims; then each
 ** dim as a big-endian u32; then the values, big-endian, row-major.
 */
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <zlib.h>
 
 #include "ann_impl.h"
@@ -58,16 +56,6 @@ static long readn(gzFile f, unsigned char *buf, size_t n) {
   return (long)got;
 }
 
-/* zlib's message without the path it puts in front */
-static const char *gzmsg(gzFile f, const char *path) {
-  int err;
-  const char *m = gzerror(f, &err);
-  size_t n = strlen(path);
-  if (err == Z_ERRNO) return strerror(errno);
-  if (strncmp(m, path, n) == 0 && m[n] == ':') m += n + 1 + (m[n + 1] == ' ');
-  return m;
-}
-
 static ann_Tensor *fail(gzFile f, unsigned char *buf) {
   free(buf);
   if (f) gzclose(f);
@@ -82,13 +70,8 @@ ann_Tensor *ann_idx_read(const char *path) {
   ann_Tensor *t;
   int type, ndim, es, d, zerr;
   long r;
-  gzFile f;
-  errno = 0;
-  f = gzopen(path, "rb");
-  if (f == NULL)
-    return ann_seterror("%s: cannot open file: %s", path,
-                        errno ? strerror(errno) : "out of memory"), NULL;
-  gzbuffer(f, 1 << 17);
+  gzFile f = ann_gzopen(path);
+  if (f == NULL) return NULL;
   r = readn(f, head, 4);
   if (r < 0) goto ioerror;
   if (r < 4)
@@ -169,6 +152,6 @@ ann_Tensor *ann_idx_read(const char *path) {
   free(buf);
   return t;
 ioerror:
-  ann_seterror("%s: read error: %s", path, gzmsg(f, path));
+  ann_seterror("%s: read error: %s", path, ann_gzmsg(f, path, &zerr));
   return fail(f, buf);
 }

@@ -15,17 +15,26 @@ ann_Tensor *ann_new_view(const ann_Tensor *t);
 void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 /* checks 0 <= d < ndim, else sets "op: dim d out of range for [..]" */
 int ann_checkdim(const char *op, const ann_Tensor *t, int d);
+/* refuses (with "op: tensor [..] is expanded ...") a tensor that has a dim
+** of size > 1 and stride 0: a write would hit elements twice (ann_view.c) */
+int ann_checkwritable(const char *op, const ann_Tensor *t);
+/* a new header on t's storage with the given offset, shape and strides;
+** dims past ndim are cleared (ann_view.c) */
+ann_Tensor *ann_restride(const ann_Tensor *t, int64_t offset, int ndim,
+                         const int64_t *shape, const int64_t *stride);
 /* reads a whole file, raw or gzip, into *buf (malloc'd, with a NUL after
 ** the *len bytes); 0, or -1 and an error naming the file (ann_csv.c) */
 int ann_readfile(const char *path, char **buf, size_t *len);
+/* zlib helpers for the file readers (ann_csv.c): a file opened for gzread
+** (plain files pass through), or NULL and "path: cannot open file: ...";
+** zlib's last message on f without the path it puts in front */
+struct gzFile_s *ann_gzopen(const char *path);
+const char *ann_gzmsg(struct gzFile_s *f, const char *path, int *err);
 /* ---- autograd internals (ann_autograd.c), shared by ann_grad_*.c ----- */
 /* frees a tensor's graph node; long chains are freed without deep recursion */
 void ann_node_free(struct ann_Node *n);
 /* t itself (retained) if contiguous, else a contiguous copy */
 ann_Tensor *ann_ag_contig(const ann_Tensor *t);
-/* a new header on t's storage with the given offset, shape and strides */
-ann_Tensor *ann_ag_restride(const ann_Tensor *t, int64_t offset, int ndim,
-                            const int64_t *shape, const int64_t *stride);
 /* ann_ag_accumulate that consumes g, a tensor on the heap, and may keep
 ** it as t's grad without a copy */
 int ann_ag_take(ann_Tensor *t, ann_Tensor *g);
@@ -117,6 +126,14 @@ static inline void ann_loop_init(ann_Loop *l, int n, int ndim,
   for (i = 0; i < m; i++) l->idx[i] = 0;
   for (k = 0; k < n; k++) { l->off[k] = 0; l->step[k] = l->stride[k][m-1]; }
   l->len = l->shape[m-1];
+}
+
+/* t's strides seen with ndim >= t->ndim dims, aligned from the right as
+** in broadcasting: 0 on new dims and on t's dims of size 1 */
+static inline void ann_bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
+  int i, k = ndim - t->ndim;
+  for (i = 0; i < ndim; i++)
+    st[i] = (i < k || t->shape[i - k] == 1) ? 0 : t->stride[i - k];
 }
 
 /* advances to the next run; 0 when done */

@@ -55,11 +55,6 @@ int ann_broadcast_shape(const ann_Tensor *a, const ann_Tensor *b,
 }
 
 /* t's strides in a broadcast shape: 0 where t is missing or of size 1 */
-static void bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
-  int i, k = ndim - t->ndim;
-  for (i = 0; i < ndim; i++)
-    st[i] = (i < k || t->shape[i - k] == 1) ? 0 : t->stride[i - k];
-}
 
 static const int64_t zerost[ANN_MAXDIM];   /* strides of a lone scalar */
 
@@ -189,8 +184,8 @@ ann_Tensor *ann_binary(ann_BinOp op, const ann_Tensor *a,
   }
   y = ann_new(nd, shape);
   if (y == NULL) return NULL;
-  bstrides(a, nd, sa);
-  bstrides(b, nd, sb);
+  ann_bstrides(a, nd, sa);
+  ann_bstrides(b, nd, sb);
   binloop(op, 1.0f, nd, shape, ann_data(y), y->stride, ann_data(a), sa,
           ann_data(b), sb);
   return y;
@@ -437,7 +432,7 @@ int ann_binary_(ann_BinOp op, ann_Tensor *t, const ann_Tensor *b,
     code = AXPY;
     alpha = op == ANN_SUB ? -alpha : alpha;
   }
-  bstrides(b, t->ndim, sb);
+  ann_bstrides(b, t->ndim, sb);
   binloop(code, alpha, t->ndim, t->shape, ann_data(t), t->stride,
           ann_data(t), t->stride, ann_data(b), sb);
   ann_release(tmp);

@@ -152,39 +152,14 @@ double ann_rand_normal(void) {
 
 /* ---- tensors ----------------------------------------------------------- */
 
-/* A fill would write some elements twice if a dim of size > 1 has
-** stride 0 (an expanded view); that is a misuse, as in PyTorch. */
-static int check_writable(const char *op, const ann_Tensor *t) {
-  char s[128];
-  int i;
-  for (i = 0; i < t->ndim; i++)
-    if (t->stride[i] == 0 && t->shape[i] > 1)
-      return ann_seterror("%s: tensor %s is expanded (stride 0 in dim %d); "
-                          "clone it before writing", op,
-                          ann_shapestr(t, s, sizeof s), i + 1);
-  return 0;
+/* lo + (hi - lo) * U[0,1), kept below hi when rounding reaches it */
+static float uniform_in(float lo, float hi) {
+  float v = lo + (hi - lo) * rand_float();
+  return v >= hi && hi > lo ? nextafterf(hi, lo) : v;
 }
 
-/* fills t in row-major order with lo + (hi - lo) * U[0,1) */
-static void fill_uniform(ann_Tensor *t, float lo, float hi) {
-  const int64_t *strides[1];
-  ann_Loop l;
-  float *base = ann_data(t), w = hi - lo;
-  strides[0] = t->stride;
-  ann_loop_init(&l, 1, t->ndim, t->shape, strides);
-  if (l.empty) return;
-  do {
-    float *x = base + l.off[0];
-    int64_t i;
-    for (i = 0; i < l.len; i++) {
-      float v = lo + w * rand_float();
-      if (v >= hi && hi > lo) v = nextafterf(hi, lo);  /* rounding: keep [lo,hi) */
-      x[i * l.step[0]] = v;
-    }
-  } while (ann_loop_next(&l));
-}
-
-static void fill_normal(ann_Tensor *t, float mean, float std) {
+/* fills t in row-major order with U[a, b), or N(a, b^2) if normal */
+static void fill(ann_Tensor *t, int normal, float a, float b) {
   const int64_t *strides[1];
   ann_Loop l;
   float *base = ann_data(t);
@@ -195,7 +170,8 @@ static void fill_normal(ann_Tensor *t, float mean, float std) {
     float *x = base + l.off[0];
     int64_t i;
     for (i = 0; i < l.len; i++)
-      x[i * l.step[0]] = (float)(mean + (double)std * ann_rand_normal());
+      x[i * l.step[0]] = normal ? (float)(a + (double)b * ann_rand_normal())
+                                : uniform_in(a, b);
   } while (ann_loop_next(&l));
 }
 
@@ -203,8 +179,8 @@ int ann_uniform_(ann_Tensor *t, float lo, float hi) {
   if (t == NULL) return ann_seterror("uniform_: no tensor");
   if (!isfinite(lo) || !isfinite(hi) || !isfinite(hi - lo) || lo > hi)
     return ann_seterror("uniform_: bad range [%g, %g)", lo, hi);
-  if (check_writable("uniform_", t) < 0) return -1;
-  fill_uniform(t, lo, hi);
+  if (ann_checkwritable("uniform_", t) < 0) return -1;
+  fill(t, 0, lo, hi);
   return 0;
 }
 
@@ -213,25 +189,25 @@ int ann_normal_(ann_Tensor *t, float mean, float std) {
   if (!isfinite(mean) || !isfinite(std) || std < 0)
     return ann_seterror("normal_: bad mean %g or std %g (std must be >= 0)",
                         mean, std);
-  if (check_writable("normal_", t) < 0) return -1;
-  fill_normal(t, mean, std);
+  if (ann_checkwritable("normal_", t) < 0) return -1;
+  fill(t, 1, mean, std);
   return 0;
 }
 
-ann_Tensor *ann_rand(int ndim, const int64_t *shape) {
+static ann_Tensor *new_filled(const char *op, int normal, int ndim,
+                              const int64_t *shape) {
   ann_Tensor *t;
   if (ndim > 0 && shape == NULL)
-    return ann_seterror("rand: no shape for %d dims", ndim), NULL;
+    return ann_seterror("%s: no shape for %d dims", op, ndim), NULL;
   t = ann_new(ndim, shape);
-  if (t) fill_uniform(t, 0.0f, 1.0f);
+  if (t) fill(t, normal, 0.0f, 1.0f);
   return t;
 }
 
+ann_Tensor *ann_rand(int ndim, const int64_t *shape) {
+  return new_filled("rand", 0, ndim, shape);
+}
+
 ann_Tensor *ann_randn(int ndim, const int64_t *shape) {
-  ann_Tensor *t;
-  if (ndim > 0 && shape == NULL)
-    return ann_seterror("randn: no shape for %d dims", ndim), NULL;
-  t = ann_new(ndim, shape);
-  if (t) fill_normal(t, 0.0f, 1.0f);
-  return t;
+  return new_filled("randn", 1, ndim, shape);
 }

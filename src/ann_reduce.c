@@ -261,11 +261,6 @@ ann_Tensor *ann_norm(const ann_Tensor *t, double p) {
 
 /* ---- allclose ----------------------------------------------------------- */
 
-static void bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
-  int i, k = ndim - t->ndim;
-  for (i = 0; i < ndim; i++)
-    st[i] = (i < k || t->shape[i - k] == 1) ? 0 : t->stride[i - k];
-}
 
 /* |a - b| <= atol + rtol |b|; infinities only match themselves, NaN
 ** nothing */
@@ -290,8 +285,8 @@ int ann_allclose(const ann_Tensor *a, const ann_Tensor *b, double rtol,
                         ann_shapestr(a, s1, sizeof s1),
                         ann_shapestr(b, s2, sizeof s2));
   }
-  bstrides(a, nd, sa);
-  bstrides(b, nd, sb);
+  ann_bstrides(a, nd, sa);
+  ann_bstrides(b, nd, sb);
   ann_loop_init(&l, 2, nd, shape, st);
   if (l.empty) return 1;
   do {

@@ -37,10 +37,8 @@ static int check_shape_arg(const char *op, int ndim, const int64_t *shape) {
   return 0;
 }
 
-/* a view of t with the given geometry; dims past ndim are cleared */
-static ann_Tensor *make_view(const ann_Tensor *t, int ndim,
-                             const int64_t *shape, const int64_t *stride,
-                             int64_t offset) {
+ann_Tensor *ann_restride(const ann_Tensor *t, int64_t offset, int ndim,
+                         const int64_t *shape, const int64_t *stride) {
   ann_Tensor *v = ann_new_view(t);
   int i;
   if (v == NULL) return NULL;
@@ -65,9 +63,8 @@ static void drop_dim(ann_Tensor *t, int d) {
   t->stride[t->ndim] = 0;
 }
 
-/* A write through t would hit some element twice if a dim of size > 1
-** has stride 0 (an expanded view); PyTorch refuses this too. */
-static int check_writable(const char *op, const ann_Tensor *t) {
+/* PyTorch refuses writes to expanded views too */
+int ann_checkwritable(const char *op, const ann_Tensor *t) {
   char s[128];
   int i;
   for (i = 0; i < t->ndim; i++)
@@ -212,7 +209,7 @@ ann_Tensor *ann_view(ann_Tensor *t, int ndim, const int64_t *shape) {
                         "of %s (a non-contiguous view); use reshape",
                         shape_str(ndim, sh, s1, sizeof s1),
                         ann_shapestr(t, s2, sizeof s2)), NULL;
-  return make_view(t, ndim, sh, st, t->offset);
+  return ann_restride(t, t->offset, ndim, sh, st);
 }
 
 ann_Tensor *ann_reshape(ann_Tensor *t, int ndim, const int64_t *shape) {
@@ -223,7 +220,7 @@ ann_Tensor *ann_reshape(ann_Tensor *t, int ndim, const int64_t *shape) {
       infer_shape("reshape", t, ndim, shape, sh) < 0)
     return NULL;
   if (view_strides(t, ndim, sh, st) == 0)
-    return make_view(t, ndim, sh, st, t->offset);
+    return ann_restride(t, t->offset, ndim, sh, st);
   c = ann_clone(t);    /* contiguous: any shape of its size is a view */
   if (c == NULL) return NULL;
   c->ndim = ndim;
@@ -272,7 +269,7 @@ ann_Tensor *ann_permute(ann_Tensor *t, const int *perm) {
                         "of %s", p, t->ndim, ann_shapestr(t, s, sizeof s)),
            NULL;
   }
-  return make_view(t, t->ndim, sh, st, t->offset);
+  return ann_restride(t, t->offset, t->ndim, sh, st);
 }
 
 ann_Tensor *ann_narrow(ann_Tensor *t, int d, int64_t start, int64_t len) {
@@ -383,7 +380,7 @@ ann_Tensor *ann_expand(ann_Tensor *t, int ndim, const int64_t *shape) {
                           (long long)sh[i], (long long)want), NULL;
     sh[i] = want; st[i] = 0;
   }
-  return make_view(t, ndim, sh, st, t->offset);
+  return ann_restride(t, t->offset, ndim, sh, st);
 }
 
 /* ---- copies ------------------------------------------------------------ */
@@ -489,7 +486,7 @@ int ann_copy_(ann_Tensor *dst, const ann_Tensor *src) {
     return ann_seterror("copy_: cannot broadcast %s to %s",
                         ann_shapestr(src, s1, sizeof s1),
                         ann_shapestr(dst, s2, sizeof s2));
-  if (check_writable("copy_", dst) < 0) return -1;
+  if (ann_checkwritable("copy_", dst) < 0) return -1;
   if (dst == src) return 0;
   if (overlaps(dst, src)) {   /* read everything before writing anything */
     tmp = ann_clone(src);

@@ -8,6 +8,12 @@
 
 #include "lann.h"
 
+int lann_fail(lua_State *L) {
+  luaL_pushfail(L);
+  lua_pushstring(L, ann_error());
+  return 2;
+}
+
 /* core.isatty(fd): is file descriptor fd (1 = stdout) a terminal? */
 static int l_isatty(lua_State *L) {
   lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));

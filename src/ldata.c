@@ -10,21 +10,18 @@
 
 #define CSVRESULT "ann.CsvResult"   /* metatable of a pending CSV result */
 
-/* nil, err with the core's message */
-static int fail(lua_State *L) {
-  luaL_pushfail(L);
-  lua_pushstring(L, ann_error());
-  return 2;
+/* a tensor read from the file at arg 1, or nil, err */
+static int load(lua_State *L, ann_Tensor *(*read)(const char *path)) {
+  const char *path = luaL_checkstring(L, 1);
+  ann_Tensor **p = lann_newslot(L);
+  if ((*p = read(path)) == NULL) return lann_fail(L);
+  lann_gcaccount(L);
+  return 1;
 }
 
 /* core.idx_read(path) -> tensor, or nil, err */
 static int l_idx_read(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_idx_read(path);
-  if (*p == NULL) return fail(L);
-  lann_gcaccount(L);
-  return 1;
+  return load(L, ann_idx_read);
 }
 
 /* ---- CSV ------------------------------------------------------------- */
@@ -118,7 +115,7 @@ static int l_csv_read(lua_State *L) {
   x = lann_newslot(L);
   y = lann_newslot(L);
   lua_createtable(L, 0, 0);
-  if (ann_csv_read(path, &o, c) < 0) return fail(L);
+  if (ann_csv_read(path, &o, c) < 0) return lann_fail(L);
   *x = c->x; c->x = NULL;
   *y = c->y; c->y = NULL;
   lann_gcaccount(L);
@@ -136,19 +133,14 @@ static int l_csv_read(lua_State *L) {
 
 /* core.npy_load(path) -> tensor, or nil, err */
 static int l_npy_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_npy_load(path);
-  if (*p == NULL) return fail(L);
-  lann_gcaccount(L);
-  return 1;
+  return load(L, ann_npy_load);
 }
 
 /* core.npy_save(t, path) -> true, or nil, err */
 static int l_npy_save(lua_State *L) {
   ann_Tensor *t = lann_checktensor(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  if (ann_npy_save(t, path) < 0) return fail(L);
+  if (ann_npy_save(t, path) < 0) return lann_fail(L);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -28,11 +28,7 @@ static int l_writer(lua_State *L) {
   *w = NULL;
   luaL_setmetatable(L, WRITER);
   *w = ann_writer_open(path);
-  if (*w == NULL) {
-    luaL_pushfail(L);
-    lua_pushstring(L, ann_error());
-    return 2;
-  }
+  if (*w == NULL) return lann_fail(L);
   return 1;
 }
 
@@ -60,11 +56,7 @@ static int w_commit(lua_State *L) {
   ann_Writer **w = checkwriter(L);
   ann_Writer *p = *w;
   *w = NULL;                      /* freed by commit, whatever happens */
-  if (ann_writer_commit(p) < 0) {
-    luaL_pushfail(L);
-    lua_pushstring(L, ann_error());
-    return 2;
-  }
+  if (ann_writer_commit(p) < 0) return lann_fail(L);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -117,11 +109,7 @@ static int l_reader(lua_State *L) {
   memset(r, 0, sizeof *r);
   luaL_setmetatable(L, READER);
   luaL_argcheck(L, max >= 0, 2, "the size limit must not be negative");
-  if (ann_reader_open(r, path, (size_t)max) < 0) {
-    luaL_pushfail(L);
-    lua_pushstring(L, ann_error());
-    return 2;
-  }
+  if (ann_reader_open(r, path, (size_t)max) < 0) return lann_fail(L);
   return 1;
 }
 

@@ -29,6 +29,13 @@ static uint32_t checkcolour(lua_State *L, int i) {
   return (uint32_t)c;
 }
 
+/* a drawing method's end: the image again, so that calls can chain */
+static int drawn(lua_State *L, int rc) {
+  if (rc != 0) return lann_error(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
 /* userdata first, image second, so that no error can leak the image */
 static ann_Image **newslot(lua_State *L) {
   ann_Image **p = lua_newuserdatauv(L, sizeof *p, 0);
@@ -50,11 +57,7 @@ static int l_image(lua_State *L) {
 static int l_png_read(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   ann_Image **p = newslot(L);
-  if ((*p = ann_png_read(path)) == NULL) {
-    luaL_pushfail(L);
-    lua_pushstring(L, ann_error());
-    return 2;
-  }
+  if ((*p = ann_png_read(path)) == NULL) return lann_fail(L);
   return 1;
 }
 
@@ -95,11 +98,9 @@ static int m_get(lua_State *L) {
 /* img:rect(x, y, w, h, colour) */
 static int m_rect(lua_State *L) {
   ann_Image *img = checkimage(L, 1);
-  if (ann_image_rect(img, checkint(L, 2) - 1, checkint(L, 3) - 1,
-                     checkint(L, 4), checkint(L, 5), checkcolour(L, 6)) != 0)
-    return lann_error(L);
-  lua_settop(L, 1);
-  return 1;
+  return drawn(L, ann_image_rect(img, checkint(L, 2) - 1,
+                                 checkint(L, 3) - 1, checkint(L, 4),
+                                 checkint(L, 5), checkcolour(L, 6)));
 }
 
 /* img:heatmap(grid, lo, hi [, fade = 0 [, shades = 0 [, x, y, w, h]]]):
@@ -117,10 +118,8 @@ static int m_heatmap(lua_State *L) {
     x = checkint(L, 7) - 1; y = checkint(L, 8) - 1;
     w = checkint(L, 9); h = checkint(L, 10);
   }
-  if (ann_image_heatmap(img, g, lo, hi, fade, (int)shades, x, y, w, h) != 0)
-    return lann_error(L);
-  lua_settop(L, 1);
-  return 1;
+  return drawn(L, ann_image_heatmap(img, g, lo, hi, fade, (int)shades,
+                                    x, y, w, h));
 }
 
 /* img:disc(x, y, r, fill [, stroke, stroke_width = 1]) */
@@ -134,10 +133,7 @@ static int m_disc(lua_State *L) {
     stroke = checkcolour(L, 6);
     sw = luaL_optnumber(L, 7, 1);
   }
-  if (ann_image_disc(img, x, y, r, fill, stroke, sw) != 0)
-    return lann_error(L);
-  lua_settop(L, 1);
-  return 1;
+  return drawn(L, ann_image_disc(img, x, y, r, fill, stroke, sw));
 }
 
 /* img:line(x0, y0, x1, y1, colour [, width = 1]) */
@@ -145,11 +141,8 @@ static int m_line(lua_State *L) {
   ann_Image *img = checkimage(L, 1);
   double x0 = luaL_checknumber(L, 2) - 1, y0 = luaL_checknumber(L, 3) - 1;
   double x1 = luaL_checknumber(L, 4) - 1, y1 = luaL_checknumber(L, 5) - 1;
-  if (ann_image_line(img, x0, y0, x1, y1, checkcolour(L, 6),
-                     luaL_optnumber(L, 7, 1)) != 0)
-    return lann_error(L);
-  lua_settop(L, 1);
-  return 1;
+  return drawn(L, ann_image_line(img, x0, y0, x1, y1, checkcolour(L, 6),
+                                 luaL_optnumber(L, 7, 1)));
 }
 
 /* img:text(x, y, s, colour [, scale = 1]): a 5x7 font, 6*scale pixels a
@@ -161,9 +154,7 @@ static int m_text(lua_State *L) {
   uint32_t c = checkcolour(L, 5);
   lua_Integer scale = luaL_optinteger(L, 6, 1);
   luaL_argcheck(L, scale >= 1 && scale <= 64, 6, "scale must be 1..64");
-  if (ann_image_text(img, x, y, s, c, (int)scale) != 0) return lann_error(L);
-  lua_settop(L, 1);
-  return 1;
+  return drawn(L, ann_image_text(img, x, y, s, c, (int)scale));
 }
 
 /* img:write_png(path) -> true, or nil, err (a file that can't be written
@@ -171,11 +162,7 @@ static int m_text(lua_State *L) {
 static int m_write_png(lua_State *L) {
   ann_Image *img = checkimage(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  if (ann_png_write(img, path) != 0) {
-    luaL_pushfail(L);
-    lua_pushstring(L, ann_error());
-    return 2;
-  }
+  if (ann_png_write(img, path) != 0) return lann_fail(L);
   lua_pushboolean(L, 1);
   return 1;
 }
