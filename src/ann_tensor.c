@@ -70,11 +70,26 @@ static _Atomic int64_t live;
 #define CACHE_BYTES ((size_t)32 << 20)
 #define HEADERS_N 256
 
+/* Small blocks (up to SMALL_N floats) are kept apart, a list per size, up
+** to SMALL_BYTES in all: a loop that makes a small tensor per call (one
+** inference of a small network) has them freed by the collector a few
+** hundred at a time, more than the cache above holds, and each would go
+** back to malloc. */
+#define SMALL_N 256
+#define SMALL_BYTES ((size_t)4 << 20)
+
+typedef struct Block {        /* a storage as storage_new allocates it */
+  ann_Storage s;
+  struct Block *next;         /* in a list of small blocks, while cached */
+} Block;
+
 static struct {
   ann_Storage *blk[CACHE_N];      /* oldest first */
   int n, nh;
   size_t bytes;
   ann_Tensor *hdr[HEADERS_N];
+  Block *bin[SMALL_N + 1];        /* small blocks by floats */
+  size_t smallbytes;
   atomic_flag lock;
 } cache = {.lock = ATOMIC_FLAG_INIT};
 
@@ -91,10 +106,27 @@ static void block_free(ann_Storage *s) {
   free(s);
 }
 
+/* floats of a block of `bytes` (storage_new's size), if it is small */
+static size_t small_n(size_t bytes) {
+  size_t n = (bytes - ANN_ALIGN) / sizeof(float);
+  return n <= SMALL_N ? n : SIZE_MAX;
+}
+
 /* a cached block of exactly `bytes`, or NULL */
 static ann_Storage *cache_take(size_t bytes) {
   ann_Storage *s = NULL;
+  size_t sn = small_n(bytes);
   int i;
+  if (sn != SIZE_MAX) {
+    Block *b;
+    lock();
+    if ((b = cache.bin[sn]) != NULL) {
+      cache.bin[sn] = b->next;
+      cache.smallbytes -= bytes;
+    }
+    unlock();
+    return b ? &b->s : NULL;
+  }
   lock();
   for (i = cache.n - 1; i >= 0; i--)
     if (cache.blk[i]->rawsize == bytes) {
@@ -113,6 +145,20 @@ static ann_Storage *cache_take(size_t bytes) {
 static void cache_put(ann_Storage *s) {
   ann_Storage *out[CACHE_N + 1];
   int nout = 0, i;
+  size_t sn = small_n(s->rawsize);
+  if (sn != SIZE_MAX) {
+    Block *b = (Block *)s;        /* storage_new made it a Block */
+    lock();
+    if (cache.smallbytes + s->rawsize <= SMALL_BYTES) {
+      b->next = cache.bin[sn];
+      cache.bin[sn] = b;
+      cache.smallbytes += s->rawsize;
+      b = NULL;
+    }
+    unlock();
+    if (b) block_free(s);
+    return;
+  }
   if (s->rawsize > CACHE_BYTES / 4) { block_free(s); return; }
   lock();
   while (cache.n > 0 && (cache.n == CACHE_N
@@ -129,9 +175,17 @@ static void cache_put(ann_Storage *s) {
 
 /* frees every cached block, through the allocator that made it */
 static void cache_flush(void) {
+  size_t i;
   lock();
   while (cache.n > 0) block_free(cache.blk[--cache.n]);
   cache.bytes = 0;
+  for (i = 0; i <= SMALL_N; i++)
+    while (cache.bin[i]) {
+      Block *b = cache.bin[i];
+      cache.bin[i] = b->next;
+      block_free(&b->s);
+    }
+  cache.smallbytes = 0;
   unlock();
 }
 
@@ -159,7 +213,7 @@ static ann_Storage *storage_new(int64_t n) {
     live += (int64_t)bytes;
     return s;
   }
-  s = malloc(sizeof *s);
+  s = malloc(sizeof(Block));
   if (s == NULL) { ann_seterror("tensor: out of memory"); return NULL; }
   s->raw = allocf(alloc_ud, NULL, 0, bytes);
   if (s->raw == NULL) {

@@ -9,8 +9,9 @@
 
 #define LANN_MLP "ann.Mlp"
 
-/* the methods hold the metatable as upvalue 1: comparing with it saves
-** luaL_checkudata's look-up of the name in the registry on every call */
+/* the methods hold the metatable as upvalue 1 and the tensor metatable
+** as upvalue 2: comparing with them saves luaL_checkudata's look-up of
+** the name in the registry on every call */
 static ann_Mlp *checkmlp(lua_State *L, int i) {
   ann_Mlp **p = lua_touserdata(L, i);
   if (p == NULL || !lua_getmetatable(L, i)
@@ -72,19 +73,37 @@ static int m_gc(lua_State *L) {
   return 0;
 }
 
+/* the tensor at i, or NULL: lann_totensor by upvalue 2 */
+static ann_Tensor *totensor(lua_State *L, int i) {
+  ann_Tensor **p = lua_touserdata(L, i);
+  int ok;
+  if (p == NULL || !lua_getmetatable(L, i)) return NULL;
+  ok = lua_rawequal(L, -1, lua_upvalueindex(2));
+  lua_pop(L, 1);
+  if (!ok) return NULL;
+  if (*p == NULL) luaL_argerror(L, i, "tensor is closed");
+  return *p;
+}
+
 /* mlp:forward(x, nout) -> y, a new tensor [N,nout] or [nout]; or nothing
 ** when the fused path does not apply (x not a fitting tensor, or a graph
 ** wanted), so that the caller runs the general one.  fused.lua knows the
-** output width, which saves a look at the weights here. */
+** output width, which saves a look at the weights here.  The hot path of
+** single-sample inference: the slot is lann_newslot's, with the tensor
+** metatable taken from upvalue 2 instead of the registry. */
 static int m_forward(lua_State *L) {
   ann_Mlp *m = checkmlp(L, 1);
-  ann_Tensor *x = lann_totensor(L, 2);
+  ann_Tensor *x = totensor(L, 2);
   int64_t shape[2];
   ann_Tensor **p;
   if (!ann_mlp_fits(m, x) || ann_mlp_wants_graph(m, x)) return 0;
   shape[0] = x->ndim == 2 ? x->shape[0] : 0;
   shape[1] = (int64_t)luaL_checkinteger(L, 3);
-  p = lann_newslot(L);
+  lann_gcaccount(L);
+  p = lua_newuserdatauv(L, sizeof *p, 0);
+  *p = NULL;
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_setmetatable(L, -2);
   if ((*p = ann_empty(x->ndim, x->ndim == 2 ? shape : shape + 1)) == NULL
       || ann_mlp_forward(m, x, *p) != 0)
     return lann_error(L);
@@ -178,8 +197,9 @@ static const luaL_Reg mlp_methods[] = {
 void lann_open_mlp(lua_State *L) {
   if (luaL_newmetatable(L, LANN_MLP)) {
     luaL_newlibtable(L, mlp_methods);
-    lua_pushvalue(L, -2);               /* the metatable, as upvalue */
-    luaL_setfuncs(L, mlp_methods, 1);
+    lua_pushvalue(L, -2);               /* the metatable, as upvalue 1 */
+    luaL_getmetatable(L, LANN_TENSOR);  /* made before: lannlua.c */
+    luaL_setfuncs(L, mlp_methods, 2);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, m_gc);
     lua_setfield(L, -2, "__gc");

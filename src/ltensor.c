@@ -34,6 +34,10 @@ int lann_error(lua_State *L) {
 
 /* registry key of the last ann_allocated() value told to the collector */
 static const char gckey = 'g';
+/* that value as last written to any state by this thread: while less
+** than 1 KB has been allocated since, no state has anything to be told,
+** and the registry need not be read (the call for every new tensor) */
+static _Thread_local uint64_t lastseen;
 
 /*
 ** Tensor storage lives outside Lua's heap, so the collector would not
@@ -45,13 +49,16 @@ static const char gckey = 'g';
 void lann_gcaccount(lua_State *L) {
   uint64_t now = ann_allocated(), seen;
   lua_Integer kb;
-  int known = (lua_rawgetp(L, LUA_REGISTRYINDEX, &gckey) == LUA_TNUMBER);
+  int known;
+  if (now - lastseen < 1024) return;
+  known = (lua_rawgetp(L, LUA_REGISTRYINDEX, &gckey) == LUA_TNUMBER);
   seen = known ? (uint64_t)lua_tointeger(L, -1) : now;
   lua_pop(L, 1);
-  if (known && now - seen < 1024) return;
+  if (known && now - seen < 1024) { lastseen = seen; return; }
   kb = (lua_Integer)((now - seen) / 1024);
   if (kb > INT_MAX) kb = INT_MAX;
-  lua_pushinteger(L, (lua_Integer)(seen + (uint64_t)kb * 1024));
+  lastseen = seen + (uint64_t)kb * 1024;
+  lua_pushinteger(L, (lua_Integer)lastseen);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &gckey);
   if (kb > 0 && lua_gc(L, LUA_GCISRUNNING))
     lua_gc(L, LUA_GCSTEP, (int)kb);
@@ -847,6 +854,7 @@ void lann_open_tensor(lua_State *L) {
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, methods, 0);            /* method table at -2 */
   lua_pop(L, 1);
-  lua_pushinteger(L, (lua_Integer)ann_allocated());
+  lastseen = ann_allocated();
+  lua_pushinteger(L, (lua_Integer)lastseen);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &gckey);
 }

@@ -40,19 +40,24 @@ local function classes()
 end
 
 -- is the cached plan still the model's?  Runs on every inference call,
--- so it compares identities only: the modules, their tensors and slopes
+-- so it compares identities only, in one pass over the modules: each
+-- one, and for a Linear its tensors (mw, mb by module index: mw false
+-- elsewhere, mb nil where no bias); then the LeakyReLU slopes, if any.
+-- Each Lua operation shows in a call of a microsecond.
 local function valid(model, p)
   if model.n ~= p.n then return false end
-  local keys, mods, lins, ws, bs = p.keys, p.mods, p.lins, p.ws, p.bs
+  local keys, mods, mw, mb = p.keys, p.mods, p.mw, p.mb
   for i = 1, p.n do
-    if model[keys[i]] ~= mods[i] then return false end
+    local m = model[keys[i]]
+    if m ~= mods[i] then return false end
+    local w = mw[i]
+    if w and (m.weight ~= w or m.bias ~= mb[i]) then return false end
   end
-  for l = 1, #lins do
-    local m = lins[l]
-    if m.weight ~= ws[l] or m.bias ~= (bs[l] or nil) then return false end
-  end
-  for l = 1, #p.leaky do
-    if p.leaky[l][1].slope ~= p.leaky[l][2] then return false end
+  local leaky = p.leaky
+  if leaky then
+    for l = 1, #leaky, 2 do
+      if leaky[l].slope ~= leaky[l + 1] then return false end
+    end
   end
   return true
 end
@@ -61,20 +66,20 @@ end
 local function build(model)
   classes()
   if getmetatable(model) ~= fused.Sequential then return nil end
-  local p = {n = model.n, keys = {}, mods = {}, lins = {}, ws = {}, bs = {},
-             acts = {}, slopes = {}, leaky = {}}
+  local p = {n = model.n, keys = {}, mods = {}, mw = {}, mb = {}, ws = {},
+             bs = {}, acts = {}, slopes = {}, leaky = false}
   local open = false      -- the last Linear has no activation yet
   for i = 1, model.n do
     local key = tostring(i)
     local m = rawget(model, key)
     local mt = getmetatable(m)
-    p.keys[i], p.mods[i] = key, m
+    p.keys[i], p.mods[i], p.mw[i] = key, m, false
     if mt == fused.Linear then
       local w, b = rawget(m, "weight"), rawget(m, "bias")
       if not core.is_tensor(w) or not w:is_contiguous()
          or (b ~= nil and not core.is_tensor(b)) then return nil end
       local l = #p.ws + 1
-      p.lins[l], p.ws[l], p.bs[l] = m, w, b or false
+      p.mw[i], p.mb[i], p.ws[l], p.bs[l] = w, b, w, b or false
       p.acts[l], p.slopes[l] = "identity", 0
       open = true
     elseif mt == fused.Identity then      -- nothing to do
@@ -85,7 +90,9 @@ local function build(model)
       if act_names[mt] == "leaky" then
         if type(m.slope) ~= "number" or m.slope < 0 then return nil end
         p.slopes[l] = m.slope
-        p.leaky[#p.leaky + 1] = {m, m.slope}
+        p.leaky = p.leaky or {}
+        local k = #p.leaky
+        p.leaky[k + 1], p.leaky[k + 2] = m, m.slope
       end
       open = false
     else
@@ -131,6 +138,18 @@ function fused.forward(model, x)
     if not p then return nil end
   end
   return p.fwd(p.mlp, x, p.nout)
+end
+
+-- net(x) for a Sequential (its __call): the fused path, else the
+-- model's forward.  Being the metamethod itself saves a Lua call level,
+-- which shows in an inference of a microsecond
+function fused.call(model, x)
+  local p = plans[model]
+  if p and valid(model, p) then
+    local y = p.fwd(p.mlp, x, p.nout)
+    if y then return y end
+  end
+  return model:forward(x)
 end
 
 -- ---- training ------------------------------------------------------------

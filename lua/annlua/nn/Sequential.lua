@@ -35,14 +35,10 @@ function Sequential:forward(x)
   return x
 end
 
--- net(x) tries the fused path without the extra call level of
+-- net(x) tries the fused path without the extra call levels of
 -- Module.__call: an inference of a small network takes about a
 -- microsecond, and every call shows
-function Sequential:__call(x)
-  local y = fused_forward(self, x)
-  if y then return y end
-  return self:forward(x)
-end
+Sequential.__call = require("annlua.fused").call
 
 function Sequential:describe()
   return string.format("Sequential (%d module%s)", self.n,
