@@ -598,6 +598,17 @@ static int64_t index_value(const char *op, const ann_Tensor *t, int d,
   return (int64_t)v - 1;
 }
 
+/* rows of a dense tensor (the data loader's batches): one memcpy a row */
+static void gather_rows(ann_Tensor *out, const ann_Tensor *t, const float *ix,
+                        int64_t istride, int64_t n) {
+  int64_t row = t->shape[0] > 0 ? ann_numel(t) / t->shape[0] : 0, k;
+  const float *base = ann_data(t);
+  float *o = ann_data(out);
+  for (k = 0; k < n; k++)
+    memcpy(o + k * row, base + ((int64_t)ix[k * istride] - 1) * row,
+           (size_t)row * sizeof(float));
+}
+
 ann_Tensor *ann_index_select(const ann_Tensor *t, int d,
                              const ann_Tensor *idx) {
   char s[128];
@@ -620,6 +631,10 @@ ann_Tensor *ann_index_select(const ann_Tensor *t, int d,
   shape[d] = n;
   out = ann_new(t->ndim, shape);
   if (out == NULL) return NULL;
+  if (d == 0 && ann_is_contiguous(t)) {
+    gather_rows(out, t, ix, idx->stride[0], n);
+    return out;
+  }
   for (k = 0; k < n; k++) {   /* slice idx[k] of t -> slice k of out */
     int64_t p = (int64_t)ix[k * idx->stride[0]] - 1;
     src = *t;
