@@ -594,22 +594,22 @@ static int m_is_contiguous(lua_State *L) {
 
 /* ---- views -------------------------------------------------------------- */
 
-static int m_view(lua_State *L) {
+/* view, reshape, expand: t and a shape as varargs or one table */
+typedef ann_Tensor *(*ShapeOp)(ann_Tensor *, int, const int64_t *);
+
+static int reshaped(lua_State *L, const char *op, ShapeOp f) {
   ann_Tensor *t = lann_checktensor(L, 1);
   int64_t shape[ANN_MAXDIM];
-  int n = getshape(L, 2, lua_gettop(L), shape, "view", -1);
+  int n = getshape(L, 2, lua_gettop(L), shape, op, -1);
   ann_Tensor **p = lann_newslot(L);
-  *p = ann_ag_view(t, n, shape);
+  *p = f(t, n, shape);
   return slotdone(L, p);
 }
 
+static int m_view(lua_State *L) { return reshaped(L, "view", ann_ag_view); }
+
 static int m_reshape(lua_State *L) {
-  ann_Tensor *t = lann_checktensor(L, 1);
-  int64_t shape[ANN_MAXDIM];
-  int n = getshape(L, 2, lua_gettop(L), shape, "reshape", -1);
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_ag_reshape(t, n, shape);
-  return slotdone(L, p);
+  return reshaped(L, "reshape", ann_ag_reshape);
 }
 
 /* t(): transpose of a 2-d tensor; 0-d and 1-d come back as views */
@@ -713,12 +713,7 @@ static int m_unsqueeze(lua_State *L) {
 }
 
 static int m_expand(lua_State *L) {
-  ann_Tensor *t = lann_checktensor(L, 1);
-  int64_t shape[ANN_MAXDIM];
-  int n = getshape(L, 2, lua_gettop(L), shape, "expand", -1);
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_ag_expand(t, n, shape);
-  return slotdone(L, p);
+  return reshaped(L, "expand", ann_ag_expand);
 }
 
 /* ---- copies ------------------------------------------------------------- */
