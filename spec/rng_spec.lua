@@ -31,4 +31,19 @@ describe("rng state", function()
     assert.same(want, ann.rand(4):totable())
     os.remove(path)
   end)
+
+  it("randperm without a seed draws from the global stream; with one, from its own", function()
+    ann.manual_seed(3)
+    local a = ann.randperm(50):totable()
+    ann.manual_seed(3)
+    local first = ann.get_rng_state()
+    assert.same(a, ann.randperm(50):totable())
+    assert.not_equal(first, ann.get_rng_state())  -- it drew from the stream
+    local s = ann.get_rng_state()
+    local c = ann.randperm(50, 9):totable()
+    assert.equal(s, ann.get_rng_state())       -- the global stream did not move
+    assert.same(c, ann.randperm(50, 9):totable())
+    table.sort(a)
+    for i = 1, 50 do assert.equal(i, a[i]) end -- a permutation of 1..50
+  end)
 end)

@@ -138,8 +138,8 @@ static int reserve(ann_Mlp *m, Lane *L, int64_t rows) {
 
 /* ---- forward ----------------------------------------------------------- */
 
-static void activate(int act, float slope, float *z, int64_t n) {
-  const ann_Kernels *k = ann_kernels();
+static void activate(const ann_Kernels *k, int act, float slope, float *z,
+                     int64_t n) {
   int64_t i;
   switch (act) {
     case ANN_ACT_TANH: k->un[ANN_TANH](n, z, z); break;
@@ -158,16 +158,20 @@ static void fill_rows(float *y, const float *b, int64_t n, int64_t w) {
   for (i = 0; i < n; i++) memcpy(y + i * w, b, (size_t)w * sizeof(float));
 }
 
-static int forward(ann_Mlp *m, Lane *L, const float *x, int64_t rows) {
+/* out, if not NULL, takes the last layer's output instead of the lane
+** (inference: saves a copy) */
+static int forward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
+                   float *out) {
+  const ann_Kernels *k = ann_kernels();   /* once a pass, not a layer */
   const float *in = x;
   int l;
   for (l = 0; l < m->n; l++) {
     int64_t ni = m->width[l], no = m->width[l + 1];
-    float *z = L->a[l];
+    float *z = (out && l == m->n - 1) ? out : L->a[l];
     if (m->b[l]) fill_rows(z, ann_data(m->b[l]), rows, no);
     if (ann_gemm_raw(0, 1, rows, no, ni, 1.0f, in, ni, ann_data(m->w[l]), ni,
                      m->b[l] ? 1.0f : 0.0f, z, no) != 0) return -1;
-    activate(m->act[l], m->slope[l], z, rows * no);
+    activate(k, m->act[l], m->slope[l], z, rows * no);
     in = z;
   }
   return 0;
@@ -217,12 +221,11 @@ int ann_mlp_forward(ann_Mlp *m, const ann_Tensor *x, ann_Tensor *y) {
                         (long long)rows, (long long)no);
   if (rows == 0) return 0;
   if (reserve(m, &m->lane, rows) != 0) return -1;
+  if (ann_is_contiguous(x))           /* the usual case: no reference */
+    return forward(m, &m->lane, ann_data(x), rows, ann_data(y));
   if ((xc = ann_contiguous((ann_Tensor *)x)) == NULL) return -1;
-  st = forward(m, &m->lane, ann_data(xc), rows);
+  st = forward(m, &m->lane, ann_data(xc), rows, ann_data(y));
   ann_release(xc);
-  if (st == 0)
-    memcpy(ann_data(y), m->lane.a[m->n - 1],
-           (size_t)(rows * no) * sizeof(float));
   return st;
 }
 
@@ -539,7 +542,7 @@ static int batch_step(ann_Mlp *m, const float *x, const float *t, int64_t nb,
                       ann_MlpLoss kind, int prob, ann_MlpTrain *tr, Step *s,
                       double *loss) {
   Lane *L = &m->lane;
-  if (forward(m, L, x, nb) != 0) return -1;
+  if (forward(m, L, x, nb, NULL) != 0) return -1;
   *loss = loss_grad(m, L, t, kind, prob, nb, nb);
   if (tr) {
     if (!isfinite(*loss)) return 1;

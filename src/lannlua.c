@@ -44,7 +44,8 @@ int luaopen_annlua_core(lua_State *L) {
   lann_open_file(L);
   lua_pushvalue(L, -3);                  /* the metatable */
   lua_pushvalue(L, -3);                  /* __index and the rest get the */
-  luaL_setfuncs(L, lann_tensor_meta, 1); /* method table as upvalue 1 */
+  lua_pushvalue(L, -2);                  /* method table as upvalue 1, */
+  luaL_setfuncs(L, lann_tensor_meta, 2); /* the metatable as upvalue 2 */
   lua_pop(L, 1);
   lua_pushvalue(L, -2);
   lua_setfield(L, -2, "Tensor");         /* ann.Tensor: the method table */

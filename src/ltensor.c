@@ -240,9 +240,14 @@ static int t_len(lua_State *L) {
   return 1;
 }
 
-/* __gc and __close: release now; later use raises "tensor is closed" */
+/* __gc and __close: release now; later use raises "tensor is closed".
+** The metatable is upvalue 2 (lannlua.c): comparing with it saves
+** luaL_checkudata's look-up by name, once per tensor freed. */
 static int t_gc(lua_State *L) {
-  ann_Tensor **p = (ann_Tensor **)luaL_checkudata(L, 1, LANN_TENSOR);
+  ann_Tensor **p = (ann_Tensor **)lua_touserdata(L, 1);
+  if (p == NULL || !lua_getmetatable(L, 1)
+      || !lua_rawequal(L, -1, lua_upvalueindex(2)))
+    return luaL_typeerror(L, 1, LANN_TENSOR);
   ann_release(*p);
   *p = NULL;
   return 0;
@@ -472,11 +477,10 @@ static int l_set_rng_state(lua_State *L) {
 ** of its own (the global stream is left alone) */
 static int l_randperm(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
-  uint64_t seed;
-  ann_Tensor **p;
-  if (!lua_isnoneornil(L, 2)) seed = (uint64_t)luaL_checkinteger(L, 2);
-  p = lann_newslot(L);
-  *p = ann_randperm((int64_t)n, lua_isnoneornil(L, 2) ? NULL : &seed);
+  int seeded = !lua_isnoneornil(L, 2);  /* read before the slot is pushed */
+  uint64_t seed = seeded ? (uint64_t)luaL_checkinteger(L, 2) : 0;
+  ann_Tensor **p = lann_newslot(L);
+  *p = ann_randperm((int64_t)n, seeded ? &seed : NULL);
   return slotdone(L, p);
 }
 
