@@ -376,21 +376,25 @@ static int l_tensor(lua_State *L) {
   return slotdone(L, p);
 }
 
-static int l_zeros(lua_State *L) {
+/* zeros, ones, rand, randn: a shape as varargs or one table */
+typedef ann_Tensor *(*MakeOp)(int, const int64_t *);
+
+static int made(lua_State *L, const char *op, MakeOp f) {
   int64_t shape[ANN_MAXDIM];
-  int n = lann_checkshape(L, 1, shape, "zeros");
+  int n = lann_checkshape(L, 1, shape, op);
   ann_Tensor **p = lann_newslot(L);
-  *p = ann_zeros(n, shape);
+  *p = f(n, shape);
   return slotdone(L, p);
 }
 
-static int l_ones(lua_State *L) {
-  int64_t shape[ANN_MAXDIM];
-  int n = lann_checkshape(L, 1, shape, "ones");
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_full(n, shape, 1.0f);
-  return slotdone(L, p);
+static ann_Tensor *ones(int n, const int64_t *shape) {
+  return ann_full(n, shape, 1.0f);
 }
+
+static int l_zeros(lua_State *L) { return made(L, "zeros", ann_zeros); }
+static int l_ones(lua_State *L) { return made(L, "ones", ones); }
+static int l_rand(lua_State *L) { return made(L, "rand", ann_rand); }
+static int l_randn(lua_State *L) { return made(L, "randn", ann_randn); }
 
 /* full(shape, v) or full(d1, d2, ..., v) */
 static int l_full(lua_State *L) {
@@ -428,22 +432,6 @@ static int l_linspace(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 3);
   ann_Tensor **p = lann_newslot(L);
   *p = ann_linspace(a, b, (int64_t)n);
-  return slotdone(L, p);
-}
-
-static int l_rand(lua_State *L) {
-  int64_t shape[ANN_MAXDIM];
-  int n = lann_checkshape(L, 1, shape, "rand");
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_rand(n, shape);
-  return slotdone(L, p);
-}
-
-static int l_randn(lua_State *L) {
-  int64_t shape[ANN_MAXDIM];
-  int n = lann_checkshape(L, 1, shape, "randn");
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_randn(n, shape);
   return slotdone(L, p);
 }
 
