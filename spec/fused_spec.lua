@@ -243,6 +243,51 @@ describe("fused training", function()
     end
   end)
 
+  it("equals the general loop when two threads share each layer", function()
+    -- 256-300-40-10 at batch 64 is big enough for the threaded epoch
+    -- (src/ann_mlp.c, threads_for): each thread computes and steps its
+    -- own rows of every layer; 300 and 40 are not multiples of the
+    -- threads' 16-column shares, so the shares are uneven
+    local saved = ann.get_num_threads()
+    ann.set_num_threads(2)
+    local ok, err = pcall(function()
+      for _, opt in ipairs{"SGD", "Adam"} do
+        local a, b = twins(function()
+          return nn.Sequential{nn.Linear(256, 300), nn.ReLU(),
+                               nn.Linear(300, 40), nn.Tanh(),
+                               nn.Linear(40, 10)}
+        end)
+        ann.manual_seed(14)
+        local n = 150
+        local x = ann.randn(n, 256)
+        local t = {}
+        for i = 1, n do t[i] = (i * 3) % 10 + 1 end
+        local y = ann.tensor(t)
+        local la, lb = nn.CrossEntropyLoss(), nn.CrossEntropyLoss()
+        local o = {lr = opt == "SGD" and 0.05 or 1e-3, momentum = 0.9}
+        if opt == "Adam" then o.momentum = nil end
+        local oa = ann.optim[opt](a:parameters(), o)
+        local ob = ann.optim[opt](b:parameters(), o)
+        local tr = assert(fused.trainer(b, lb, ob, 64))
+        for _ = 1, 2 do
+          local order = ann.randperm(n)
+          near(loop(a, la, oa, x, y, order, 64), tr:epoch(x, y, order), 1e-5)
+        end
+        assert.are.equal(oa.state.step, ob.state.step)
+        local pa, pb = a:parameters(), b:parameters()
+        for i = 1, #pa do
+          -- Adam: a step of lr per param whatever the grad, so rounding
+          -- in a grad near 0 can move it by up to lr
+          local tol = opt == "SGD" and 1e-5 or 1e-3
+          assert(relerr(pb[i], pa[i]) <= tol, opt .. " param " .. i .. ": "
+                 .. relerr(pb[i], pa[i]))
+        end
+      end
+    end)
+    ann.set_num_threads(saved)
+    assert(ok, err)
+  end)
+
   it("learns XOR in storage order", function()
     ann.manual_seed(7)
     local net = nn.Sequential{nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)}

@@ -152,6 +152,11 @@ void ann_set_num_threads(int n) {
   if (blas.set_threads) blas.set_threads(n);
 }
 
+/* one BLAS thread while a job of ann_pool.c runs (on 1), back after (0) */
+void ann_blas_serial(int on) {
+  if (blas.set_threads) blas.set_threads(on ? 1 : nthreads);
+}
+
 int ann_get_num_threads(void) {
   ann_init();
   return nthreads;

@@ -60,6 +60,15 @@ const ann_Kernels *ann_kernels(void);
 const char *ann_simd_level(void);
 int ann_simd_use(const char *level);  /* force a level (tests); -1 if unsupported */
 
+/* ann_pool.c: fn(arg, i, n) on threads i = 0 (the caller) .. n - 1, back
+** when all are done; -1 without running it if the n threads cannot be had
+** now (another job runs, n > ann_pool_size()).  Inside, ann_pool_barrier(n)
+** waits for all n.  The size: ann_get_num_threads(), at most the cores. */
+typedef void (*ann_PoolFn)(void *arg, int i, int n);
+int ann_pool_run(ann_PoolFn fn, void *arg, int n);
+void ann_pool_barrier(int n);
+int ann_pool_size(void);
+
 /* ann_cpu.c: what the CPU and OS support (0 off x86) */
 int ann_cpu_avx2(void);          /* AVX2 + FMA, YMM state saved by the OS */
 int ann_cpu_avx512(void);        /* AVX-512 F/BW/DQ/VL, ZMM state saved */
@@ -69,6 +78,7 @@ int ann_cpu_flush_denormal(void);   /* FTZ and DAZ on in this thread? */
 ** so far; and a switch to the built-in kernels instead of the BLAS */
 int64_t ann_blas_copies(void);
 void ann_blas_use_builtin(int on);
+void ann_blas_serial(int on);    /* one BLAS thread while on */
 /* C = alpha op(A) op(B) + beta C on raw row-major operands whose shapes
 ** are known good (ann_mlp.c); tiny products skip the BLAS */
 int ann_gemm_raw(int ta, int tb, int64_t m, int64_t n, int64_t k,

@@ -13,12 +13,15 @@
 ** summation order.
 */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ann_impl.h"
 
 #define MAXL 32               /* layers */
+#define MAXT_MLP 8            /* threads an epoch uses */
 
 /* the buffers the passes work in, allocated once and grown as needed */
 typedef struct Lane {
@@ -138,6 +141,24 @@ static int reserve(ann_Mlp *m, Lane *L, int64_t rows) {
 
 /* ---- forward ----------------------------------------------------------- */
 
+/* The passes can be shared by n threads (ann_pool.c): thread i takes the
+** columns share() gives it of each layer's output (and of each input
+** gradient), so every product keeps the batch's rows, and the threads
+** meet at a barrier where a layer needs what the others wrote.  With
+** n = 1 the barriers do nothing and the share is everything.  (Splitting
+** the batch instead, one-thread BLAS each and the grads added after, was
+** measured slower: half batches make less efficient products.) */
+typedef struct Team { int i, n; } Team;
+static const Team alone = {0, 1};
+
+/* columns [*c0, *c1) of w that thread i of n takes: whole cache lines of
+** 16 floats, so that two threads do not write one line of a row */
+static void share(int64_t w, Team tm, int64_t *c0, int64_t *c1) {
+  int64_t c = ((w + tm.n - 1) / tm.n + 15) & ~(int64_t)15;
+  *c0 = tm.i * c < w ? tm.i * c : w;
+  *c1 = (tm.i + 1) * c < w ? (tm.i + 1) * c : w;
+}
+
 static void activate(const ann_Kernels *k, int act, float slope, float *z,
                      int64_t n) {
   int64_t i;
@@ -152,29 +173,43 @@ static void activate(const ann_Kernels *k, int act, float slope, float *z,
   }
 }
 
-/* y[i,:] = b for each of n rows (the gemm then adds x w^T, as ann_linear) */
-static void fill_rows(float *y, const float *b, int64_t n, int64_t w) {
-  int64_t i;
-  for (i = 0; i < n; i++) memcpy(y + i * w, b, (size_t)w * sizeof(float));
+/* layer l on rows of in, columns c0..c1 of its output z [rows, no]:
+** z = b, then the gemm adds in w^T (as ann_linear), then the activation */
+static int layer_cols(const ann_Kernels *k, ann_Mlp *m, int l,
+                      const float *in, int64_t rows, float *z, int64_t c0,
+                      int64_t c1) {
+  int64_t ni = m->width[l], no = m->width[l + 1], nc = c1 - c0, r;
+  const float *b = m->b[l] ? ann_data(m->b[l]) : NULL;
+  if (nc == 0) return 0;
+  for (r = 0; b && r < rows; r++)
+    memcpy(z + r * no + c0, b + c0, (size_t)nc * sizeof(float));
+  if (ann_gemm_raw(0, 1, rows, nc, ni, 1.0f, in, ni,
+                   ann_data(m->w[l]) + c0 * ni, ni, b ? 1.0f : 0.0f, z + c0,
+                   no) != 0) return -1;
+  if (nc == no) activate(k, m->act[l], m->slope[l], z, rows * no);
+  else
+    for (r = 0; r < rows; r++)
+      activate(k, m->act[l], m->slope[l], z + r * no + c0, nc);
+  return 0;
 }
 
 /* out, if not NULL, takes the last layer's output instead of the lane
-** (inference: saves a copy) */
+** (inference: saves a copy).  An error does not stop a thread short of
+** the barriers the others wait at: it is returned at the end. */
 static int forward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
-                   float *out) {
+                   float *out, Team tm) {
   const ann_Kernels *k = ann_kernels();   /* once a pass, not a layer */
   const float *in = x;
-  int l;
+  int l, st = 0;
   for (l = 0; l < m->n; l++) {
-    int64_t ni = m->width[l], no = m->width[l + 1];
     float *z = (out && l == m->n - 1) ? out : L->a[l];
-    if (m->b[l]) fill_rows(z, ann_data(m->b[l]), rows, no);
-    if (ann_gemm_raw(0, 1, rows, no, ni, 1.0f, in, ni, ann_data(m->w[l]), ni,
-                     m->b[l] ? 1.0f : 0.0f, z, no) != 0) return -1;
-    activate(k, m->act[l], m->slope[l], z, rows * no);
+    int64_t c0, c1;
+    share(m->width[l + 1], tm, &c0, &c1);
+    st |= layer_cols(k, m, l, in, rows, z, c0, c1);
+    ann_pool_barrier(tm.n);
     in = z;
   }
-  return 0;
+  return st;
 }
 
 static int check_input(const ann_Mlp *m, const char *op, const ann_Tensor *x,
@@ -222,9 +257,9 @@ int ann_mlp_forward(ann_Mlp *m, const ann_Tensor *x, ann_Tensor *y) {
   if (rows == 0) return 0;
   if (reserve(m, &m->lane, rows) != 0) return -1;
   if (ann_is_contiguous(x))           /* the usual case: no reference */
-    return forward(m, &m->lane, ann_data(x), rows, ann_data(y));
+    return forward(m, &m->lane, ann_data(x), rows, ann_data(y), alone);
   if ((xc = ann_contiguous((ann_Tensor *)x)) == NULL) return -1;
-  st = forward(m, &m->lane, ann_data(xc), rows, ann_data(y));
+  st = forward(m, &m->lane, ann_data(xc), rows, ann_data(y), alone);
   ann_release(xc);
   return st;
 }
@@ -311,11 +346,13 @@ static double loss_grad(ann_Mlp *m, Lane *L, const float *t, ann_MlpLoss loss,
 
 /* d *= act'(z), from the activation a = act(z) */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("avx512f", "avx2", "default"),
-               optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default"), \
+  optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define CLONES
 #endif
-static void act_grad(int act, float slope, const float *a, float *d,
-                     int64_t n) {
+CLONES static void act_grad(int act, float slope, const float *a, float *d,
+                            int64_t n) {
   int64_t i;
   switch (act) {
     case ANN_ACT_TANH: for (i = 0; i < n; i++) d[i] *= 1.0f - a[i] * a[i];
@@ -334,45 +371,62 @@ static void act_grad(int act, float slope, const float *a, float *d,
   }
 }
 
-/* db = column sums of d [rows, w], row after row as ann_layer.c does */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("avx512f", "avx2", "default"),
-               optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#endif
-static void col_sums(const float *restrict d, int64_t rows, int64_t w,
-                     float *restrict db) {
-  int64_t i, j;
-  for (j = 0; j < w; j++) db[j] = 0.0f;
-  for (i = 0; i < rows; i++)
-    for (j = 0; j < w; j++) db[j] += d[i * w + j];
+/* act_grad on columns c0..c1 of rows of width w */
+static void act_grad_cols(int act, float slope, const float *a, float *d,
+                          int64_t rows, int64_t w, int64_t c0, int64_t c1) {
+  int64_t r;
+  if (c1 - c0 == w) { act_grad(act, slope, a, d, rows * w); return; }
+  for (r = 0; r < rows; r++)
+    act_grad(act, slope, a + r * w + c0, d + r * w + c0, c1 - c0);
 }
 
-/* from d[0] = d(loss)/d(output): every param's grad, overwritten.  With
-** an optimiser, each layer is stepped as soon as its grads are there and
-** its weights are no longer needed (dA of the layer below is taken
-** first), while the grads are still in cache: the step of mnist-mlp's
-** 235k params otherwise reads them back from memory. */
+/* db = sums of columns c0..c1 of d [rows, w], row after row as
+** ann_layer.c does */
+CLONES static void col_sums(const float *restrict d, int64_t rows, int64_t w,
+                            int64_t c0, int64_t c1, float *restrict db) {
+  int64_t i, j;
+  for (j = c0; j < c1; j++) db[j] = 0.0f;
+  for (i = 0; i < rows; i++)
+    for (j = c0; j < c1; j++) db[j] += d[i * w + j];
+}
+
+/* From d[0] = d(loss)/d(output), act' applied: every param's grad,
+** overwritten.  Thread tm.i takes its share of each layer's outputs for
+** dW and db and of its inputs for dA of the layer below (act' applied
+** there too), so after one barrier per layer the next has its whole d.
+** With an optimiser, each thread then steps its own rows of the layer
+** (s, its share of the params) while they are in its cache: the step of
+** mnist-mlp's 235k params otherwise reads them back from memory. */
 typedef struct Step Step;
-static int step_layer(ann_MlpTrain *t, Step *s, int l);
+static int step_layer(Step *s, int l);
 
 static int backward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
-                    ann_MlpTrain *t, Step *s) {
+                    Step *s, Team tm) {
   float *d = L->d[0], *dn = L->d[1], *tmp;
-  int l;
+  int l, st = 0;
   for (l = m->n - 1; l >= 0; l--) {
-    int64_t ni = m->width[l], no = m->width[l + 1];
+    int64_t ni = m->width[l], no = m->width[l + 1], c0, c1;
     const float *in = l > 0 ? L->a[l - 1] : x;
-    act_grad(m->act[l], m->slope[l], L->a[l], d, rows * no);
-    if (ann_gemm_raw(1, 0, no, ni, rows, 1.0f, d, no, in, ni, 0.0f,
-                     L->gw[l], ni) != 0) return -1;
-    if (m->b[l]) col_sums(d, rows, no, L->gb[l]);
-    if (l > 0 && ann_gemm_raw(0, 0, rows, ni, no, 1.0f, d, no,
-                              ann_data(m->w[l]), ni, 0.0f, dn, ni) != 0)
-      return -1;
-    if (t && step_layer(t, s, l) != 0) return -1;
+    share(no, tm, &c0, &c1);
+    if (c1 > c0) {
+      st |= ann_gemm_raw(1, 0, c1 - c0, ni, rows, 1.0f, d + c0, no, in, ni,
+                         0.0f, L->gw[l] + c0 * ni, ni);
+      if (m->b[l]) col_sums(d, rows, no, c0, c1, L->gb[l]);
+    }
+    if (l > 0) {
+      share(ni, tm, &c0, &c1);
+      if (c1 > c0) {
+        st |= ann_gemm_raw(0, 0, rows, c1 - c0, no, 1.0f, d, no,
+                           ann_data(m->w[l]) + c0, ni, 0.0f, dn + c0, ni);
+        act_grad_cols(m->act[l - 1], m->slope[l - 1], L->a[l - 1], dn, rows,
+                      ni, c0, c1);
+      }
+    }
+    ann_pool_barrier(tm.n);   /* dn whole; nobody reads w[l] any more */
+    if (s) st |= step_layer(s, l);
     tmp = d; d = dn; dn = tmp;
   }
-  return 0;
+  return st;
 }
 
 /* every param gets a dense grad of its shape (made if missing) */
@@ -428,40 +482,59 @@ static int check_target(const ann_Mlp *m, ann_MlpLoss loss, const ann_Tensor *y,
 
 /* ---- training ----------------------------------------------------------- */
 
-/* the params (w, and b when there is one, layer after layer) and their
-** optimiser state; layer l's are p[off[l]] .. p[off[l+1] - 1] */
+/* One thread's share of the params (the rows of each w and b it computes
+** the grads of; all of them when alone) and of their optimiser state,
+** as views with the grads' views attached, so that the optimiser call is
+** the one the general path makes, element by element the same arithmetic.
+** Layer l's are p[off[l]] .. p[off[l+1] - 1]. */
 typedef struct Step {
+  ann_MlpTrain *t;
+  ann_OptimOpts o;            /* t->o with this thread's step number */
   int off[MAXL + 1];
   int whole;                  /* small network: one step after backward */
   ann_Tensor *p[2 * MAXL], *s1[2 * MAXL], *s2[2 * MAXL];
 } Step;
 
-/* the optimiser on params a..b-1: the call the general path makes for
-** the whole list, so element by element the same arithmetic */
-static int step_range(ann_MlpTrain *t, Step *s, int a, int b) {
+static int step_range(Step *s, int a, int b) {
+  ann_MlpTrain *t = s->t;
   ann_Tensor **p = s->p + a;
   int n = b - a;
+  if (n == 0) return 0;
   if (t->l1 != 0 && ann_l1_grad(n, p, t->l1) != 0) return -1;
   switch (t->opt) {
     case ANN_MLP_SGD:
       return ann_sgd_step(n, p, t->o.momentum != 0 ? s->s1 + a : NULL,
-                          &t->o);
+                          &s->o);
     case ANN_MLP_ADAM:
-      return ann_adam_step(n, p, s->s1 + a, s->s2 + a, &t->o);
+      return ann_adam_step(n, p, s->s1 + a, s->s2 + a, &s->o);
     case ANN_MLP_RMSPROP:
       return ann_rmsprop_step(n, p, s->s1 + a,
-                              t->o.momentum != 0 ? s->s2 + a : NULL, &t->o);
+                              t->o.momentum != 0 ? s->s2 + a : NULL, &s->o);
   }
   return ann_seterror("mlp: unknown optimiser %d", (int)t->opt);
 }
 
 /* layer l's step, during backward; all of them at l < 0, after it */
-static int step_layer(ann_MlpTrain *t, Step *s, int l) {
-  if (l >= 0) return s->whole ? 0 : step_range(t, s, s->off[l], s->off[l + 1]);
-  return s->whole ? step_range(t, s, 0, s->off[MAXL]) : 0;
+static int step_layer(Step *s, int l) {
+  if (l >= 0) return s->whole ? 0 : step_range(s, s->off[l], s->off[l + 1]);
+  return s->whole ? step_range(s, 0, s->off[MAXL]) : 0;
 }
 
-static int step_init(ann_Mlp *m, ann_MlpTrain *t, Step *s) {
+static void step_free(Step *s) {
+  int k;
+  for (k = 0; k < s->off[MAXL]; k++) {
+    ann_release(s->p[k]); ann_release(s->s1[k]); ann_release(s->s2[k]);
+  }
+  s->off[MAXL] = 0;
+}
+
+/* rows r0..r1 of t (NULL stays NULL); 0 or -1 */
+static int rows_of(ann_Tensor *t, int64_t r0, int64_t r1, ann_Tensor **v) {
+  *v = NULL;
+  return t && (*v = ann_narrow(t, 0, r0, r1 - r0)) == NULL ? -1 : 0;
+}
+
+static int step_init(ann_Mlp *m, ann_MlpTrain *t, Step *s, Team tm) {
   int l, j, k = 0, need1, need2;
   int64_t total = 0;
   need1 = t->opt != ANN_MLP_SGD || t->o.momentum != 0;
@@ -469,15 +542,23 @@ static int step_init(ann_Mlp *m, ann_MlpTrain *t, Step *s) {
           || (t->opt == ANN_MLP_RMSPROP && t->o.momentum != 0);
   if ((need1 && t->s1 == NULL) || (need2 && t->s2 == NULL))
     return ann_seterror("mlp: optimiser state missing");
+  memset(s, 0, sizeof *s);
+  s->t = t;
+  s->o = t->o;
   for (l = 0; l < m->n; l++) {
+    int64_t c0, c1;
+    share(m->width[l + 1], tm, &c0, &c1);
     s->off[l] = k;
     for (j = 0; j < 2; j++) {
       ann_Tensor *p = j ? m->b[l] : m->w[l];
-      if (p == NULL) continue;
-      s->p[k] = p;
-      s->s1[k] = need1 ? t->s1[2 * l + j] : NULL;
-      s->s2[k] = need2 ? t->s2[2 * l + j] : NULL;
-      total += ann_numel(p);
+      total += p ? ann_numel(p) : 0;
+      if (p == NULL || c1 == c0) continue;
+      s->off[MAXL] = k + 1;   /* what step_free releases */
+      if (rows_of(p, c0, c1, &s->p[k]) != 0
+          || rows_of(p->grad, c0, c1, &s->p[k]->grad) != 0
+          || rows_of(need1 ? t->s1[2 * l + j] : NULL, c0, c1, &s->s1[k]) != 0
+          || rows_of(need2 ? t->s2[2 * l + j] : NULL, c0, c1, &s->s2[k]) != 0)
+        { step_free(s); return -1; }
       k++;
     }
   }
@@ -503,13 +584,6 @@ static int check_order(const ann_Tensor *order, int64_t rows) {
   return 0;
 }
 
-/* one batch of nb rows at x (targets t): the grads, and the step when
-** there is an optimiser (tr).
-** Threads: the BLAS's own, on the big products.  Splitting each batch
-** over two threads of our own (one-thread BLAS each, grads added after)
-** was tried and measured slower on both big workloads (mnist-mlp 56k vs
-** 65k samples/s, wide-mlp 1,060 vs 1,500): half batches make less
-** efficient gemms, and the per-layer step below loses its warm cache. */
 /* right predictions among the nb rows of output out [nb, no] against
 ** targets t: for CE the argmax is the class (index targets 1-based, or the
 ** argmax of probability rows); for BCEL an element is right when the
@@ -536,23 +610,6 @@ static int64_t count_correct(const float *out, const float *t, int64_t nb,
   return right;
 }
 
-/* forward, loss, backward and (with tr) the update of one batch; a loss
-** that is not finite returns 1 before anything is updated */
-static int batch_step(ann_Mlp *m, const float *x, const float *t, int64_t nb,
-                      ann_MlpLoss kind, int prob, ann_MlpTrain *tr, Step *s,
-                      double *loss) {
-  Lane *L = &m->lane;
-  if (forward(m, L, x, nb, NULL) != 0) return -1;
-  *loss = loss_grad(m, L, t, kind, prob, nb, nb);
-  if (tr) {
-    if (!isfinite(*loss)) return 1;
-    tr->correct += count_correct(L->a[m->n - 1], t, nb, m->width[m->n], kind,
-                                 prob);
-  }
-  if (backward(m, L, x, nb, tr, s) != 0) return -1;
-  return tr ? step_layer(tr, s, -1) : 0;
-}
-
 int ann_mlp_grad(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
                  ann_MlpLoss loss, double *lossval) {
   Lane *L = m ? &m->lane : NULL;
@@ -569,9 +626,105 @@ int ann_mlp_grad(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
   tw = prob ? m->width[m->n] : 1;
   memcpy(L->t, ann_data(y), (size_t)(rows * tw) * sizeof(float));
   if ((xc = ann_contiguous((ann_Tensor *)x)) == NULL) return -1;
-  st = batch_step(m, ann_data(xc), L->t, rows, loss, prob, NULL, NULL,
-                  lossval);
+  st = forward(m, L, ann_data(xc), rows, NULL, alone);
+  if (st == 0) {
+    *lossval = loss_grad(m, L, L->t, loss, prob, rows, rows);
+    act_grad(m->act[m->n - 1], m->slope[m->n - 1], L->a[m->n - 1], L->d[0],
+             rows * m->width[m->n]);
+    st = backward(m, L, ann_data(xc), rows, NULL, alone);
+  }
   ann_release(xc);
+  return st;
+}
+
+/* ---- an epoch, on one thread or several -------------------------------- */
+
+typedef struct Epoch {
+  ann_Mlp *m;
+  ann_MlpTrain *t;
+  const float *xs, *ys, *ord;
+  int64_t rows, batch, tw;
+  int prob;
+  Step *steps;                /* one per thread */
+  /* written by thread 0 (failed by any) before a barrier, read after */
+  double sum, loss;
+  int64_t done;               /* batches stepped */
+  int stop;                   /* the loss of batch done + 1 is not finite */
+  _Atomic int failed;
+  char msg[256];              /* the first failure's message */
+} Epoch;
+
+static void fail(Epoch *e) {
+  int no = 0;
+  if (atomic_compare_exchange_strong(&e->failed, &no, 1))
+    snprintf(e->msg, sizeof e->msg, "%s", ann_error());
+}
+
+/* thread tm.i's part of the epoch; every thread passes the same barriers,
+** and tests the flags only right after one, so all leave together */
+static void epoch_part(void *arg, int i, int n) {
+  Epoch *e = arg;
+  ann_Mlp *m = e->m;
+  Lane *L = &m->lane;
+  Team tm = {i, n};
+  Step *s = &e->steps[i];
+  int64_t ni = m->width[0], no = m->width[m->n], tw = e->tw, s0, r;
+  for (s0 = 0; s0 < e->rows; s0 += e->batch) {
+    int64_t nb = e->rows - s0 < e->batch ? e->rows - s0 : e->batch;
+    const float *xb = e->xs + s0 * ni, *tb = e->ys + s0 * tw;
+    if (e->ord) {             /* gather the batch's rows, a share each */
+      for (r = nb * i / n; r < nb * (i + 1) / n; r++) {
+        int64_t k = (int64_t)e->ord[s0 + r] - 1;
+        memcpy(L->x + r * ni, e->xs + k * ni, (size_t)ni * sizeof(float));
+        memcpy(L->t + r * tw, e->ys + k * tw, (size_t)tw * sizeof(float));
+      }
+      xb = L->x; tb = L->t;
+    }
+    ann_pool_barrier(n);
+    if (e->failed) return;
+    if (forward(m, L, xb, nb, NULL, tm) != 0) fail(e);
+    if (i == 0) {
+      e->loss = loss_grad(m, L, tb, e->t->loss, e->prob, nb, nb);
+      if (!isfinite(e->loss)) e->stop = 1;
+      else {
+        e->sum += e->loss * (double)nb;
+        e->t->correct += count_correct(L->a[m->n - 1], tb, nb, no,
+                                       e->t->loss, e->prob);
+        act_grad(m->act[m->n - 1], m->slope[m->n - 1], L->a[m->n - 1],
+                 L->d[0], nb * no);
+      }
+    }
+    ann_pool_barrier(n);
+    if (e->stop || e->failed) return;
+    s->o.step = e->t->o.step + e->done;
+    if (backward(m, L, xb, nb, s, tm) != 0 || step_layer(s, -1) != 0)
+      fail(e);
+    if (i == 0) e->done++;
+  }
+}
+
+/* the threads worth having: several only for a network whose step is
+** long enough (a 2-8-8-1 network must not wake a pool) */
+static int threads_for(ann_Mlp *m, int64_t batch) {
+  int64_t macs = 0;
+  int l;
+  for (l = 0; l < m->n; l++) macs += m->width[l] * m->width[l + 1];
+  return macs >= 65536 && macs * batch >= (1 << 22) ? ann_pool_size() : 1;
+}
+
+/* the epoch on n threads; -1 if the pool could not have them (nothing
+** done), else 0 (e->failed tells how it went) */
+static int run_epoch(Epoch *e, int n) {
+  Step steps[MAXT_MLP];
+  int i, k, st = 0;
+  for (k = 0; k < n; k++) {
+    Team tm = {k, n};
+    if (step_init(e->m, e->t, &steps[k], tm) != 0) { fail(e); break; }
+  }
+  e->steps = steps;
+  if (k == n) st = ann_pool_run(epoch_part, e, n);
+  for (i = 0; i < k; i++) step_free(&steps[i]);
+  e->steps = NULL;
   return st;
 }
 
@@ -579,15 +732,11 @@ int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
                   const ann_Tensor *order, int64_t batch, ann_MlpTrain *t,
                   double *mean_loss) {
   char sx[128];
-  int64_t rows, ni, tw, s0, i;
-  const float *xs, *ys, *ord;
-  double sum = 0;
-  int prob, st = 0;
-  Lane *L;
-  Step s;
+  int64_t rows;
+  int prob, n;
+  Epoch e;
   if (m == NULL || t == NULL || mean_loss == NULL)
     return ann_seterror("mlp: NULL argument");
-  L = &m->lane;
   if (check_input(m, "mlp", x, &rows) != 0) return -1;
   if (x->ndim != 2 || !ann_is_contiguous(x) || rows == 0)
     return ann_seterror("mlp: inputs %s must be a dense, non-empty [N,%lld]",
@@ -597,34 +746,25 @@ int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
                                      (long long)batch);
   if (batch > rows) batch = rows;
   if ((prob = check_target(m, t->loss, y, rows)) < 0) return -1;
-  if (check_order(order, rows) != 0 || step_init(m, t, &s) != 0
-      || reserve(m, L, batch) != 0 || ensure_grads(m) != 0) return -1;
-  ni = m->width[0];
-  tw = prob ? m->width[m->n] : 1;
-  xs = ann_data(x); ys = ann_data(y);
-  ord = order ? ann_data(order) : NULL;
-  for (s0 = 0; s0 < rows && st == 0; s0 += batch) {
-    int64_t nb = rows - s0 < batch ? rows - s0 : batch;
-    const float *xb = xs + s0 * ni, *tb = ys + s0 * tw;
-    double l;
-    if (ord) {                /* gather the batch's rows */
-      for (i = 0; i < nb; i++) {
-        int64_t r = (int64_t)ord[s0 + i] - 1;
-        memcpy(L->x + i * ni, xs + r * ni, (size_t)ni * sizeof(float));
-        memcpy(L->t + i * tw, ys + r * tw, (size_t)tw * sizeof(float));
-      }
-      xb = L->x; tb = L->t;
-    }
-    st = batch_step(m, xb, tb, nb, t->loss, prob, t, &s, &l);
-    if (st == 1) {            /* not finite: stop before the update */
-      t->bad_step = s0 / batch + 1;
-      *mean_loss = l;
-      return 0;
-    }
-    sum += l * (double)nb;
-    t->o.step++;
+  if (check_order(order, rows) != 0 || reserve(m, &m->lane, batch) != 0
+      || ensure_grads(m) != 0) return -1;
+  memset(&e, 0, sizeof e);
+  e.m = m; e.t = t; e.prob = prob;
+  e.xs = ann_data(x); e.ys = ann_data(y);
+  e.ord = order ? ann_data(order) : NULL;
+  e.rows = rows; e.batch = batch;
+  e.tw = prob ? m->width[m->n] : 1;
+  n = threads_for(m, batch);
+  if (n > MAXT_MLP) n = MAXT_MLP;
+  if (run_epoch(&e, n) != 0 && run_epoch(&e, 1) != 0)
+    return ann_seterror("mlp: no thread to run on");
+  t->o.step += e.done;
+  if (e.failed) return ann_seterror("%s", e.msg);
+  if (e.stop) {               /* not finite: stopped before the update */
+    t->bad_step = e.done + 1;
+    *mean_loss = e.loss;
+    return 0;
   }
-  if (st != 0) return -1;
-  *mean_loss = sum / (double)rows;
+  *mean_loss = e.sum / (double)rows;
   return 0;
 }
