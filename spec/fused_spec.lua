@@ -104,6 +104,31 @@ describe("fused inference", function()
     near(2 - 2.5 + 1, nograd(net, x):get(1))
   end)
 
+  it("sees a bias given to a layer that had none", function()
+    local net = nn.Sequential{nn.Linear(2, 1, {bias = false})}
+    net:get(1).weight = ann.tensor{{1, 2}}
+    local x = ann.tensor{3, 4}
+    near(11, nograd(net, x):get(1))
+    net:get(1).bias = ann.tensor{-1}
+    near(10, nograd(net, x):get(1))
+    net:get(1).bias = nil
+    near(11, nograd(net, x):get(1))
+  end)
+
+  it("runs a stack too long for its plan's check on the general path",
+     function()
+    -- 200 modules would need more upvalues than one Lua function has
+    local mods = {nn.Linear(2, 1)}
+    for i = 2, 200 do mods[i] = nn.Identity() end
+    local net = nn.Sequential(mods)
+    net:get(1).weight = ann.tensor{{1, 2}}
+    net:get(1).bias = ann.tensor{0.5}
+    near(11.5, nograd(net, ann.tensor{3, 4}):get(1))
+    assert.is_nil(nograd(fused.forward, net, ann.tensor{3, 4}))
+    net = nn.Sequential{table.unpack(mods, 1, 150)}  -- short enough
+    assert.is_not_nil(nograd(fused.forward, net, ann.tensor{3, 4}))
+  end)
+
   it("records a graph when one is wanted", function()
     local net = nn.Sequential{nn.Linear(3, 2), nn.Tanh()}
     local y = net(ann.randn(4, 3))

@@ -452,6 +452,7 @@ void ann_mlp_free(ann_Mlp *m);
 /* 1 if an op on x and the params would record a graph now (grad mode on
 ** and x or a param requires grad): the fused path does not apply then */
 int ann_mlp_wants_graph(const ann_Mlp *m, const ann_Tensor *x);
+int64_t ann_mlp_outputs(const ann_Mlp *m);     /* width of the last layer */
 /* 1 if x is [N,in] or [in] for this network */
 int ann_mlp_fits(const ann_Mlp *m, const ann_Tensor *x);
 /* y = the network on x [N,in] or [in]; y [N,out] or [out], dense */

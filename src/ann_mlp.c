@@ -236,6 +236,8 @@ int ann_mlp_wants_graph(const ann_Mlp *m, const ann_Tensor *x) {
   return 0;
 }
 
+int64_t ann_mlp_outputs(const ann_Mlp *m) { return m->width[m->n]; }
+
 int ann_mlp_fits(const ann_Mlp *m, const ann_Tensor *x) {
   return x && (x->ndim == 1 || x->ndim == 2)
          && x->shape[x->ndim - 1] == m->width[0];

@@ -85,10 +85,9 @@ static ann_Tensor *totensor(lua_State *L, int i) {
   return *p;
 }
 
-/* mlp:forward(x, nout) -> y, a new tensor [N,nout] or [nout]; or nothing
-** when the fused path does not apply (x not a fitting tensor, or a graph
-** wanted), so that the caller runs the general one.  fused.lua knows the
-** output width, which saves a look at the weights here.  The hot path of
+/* mlp:forward(x) -> y, a new tensor [N,out] or [out]; or nothing when
+** the fused path does not apply (x not a fitting tensor, or a graph
+** wanted), so that the caller runs the general one.  The hot path of
 ** single-sample inference: the slot is lann_newslot's, with the tensor
 ** metatable taken from upvalue 2 instead of the registry. */
 static int m_forward(lua_State *L) {
@@ -98,7 +97,7 @@ static int m_forward(lua_State *L) {
   ann_Tensor **p;
   if (!ann_mlp_fits(m, x) || ann_mlp_wants_graph(m, x)) return 0;
   shape[0] = x->ndim == 2 ? x->shape[0] : 0;
-  shape[1] = (int64_t)luaL_checkinteger(L, 3);
+  shape[1] = ann_mlp_outputs(m);
   lann_gcaccount(L);
   p = lua_newuserdatauv(L, sizeof *p, 0);
   *p = NULL;

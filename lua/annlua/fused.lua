@@ -19,7 +19,8 @@
 --     with autograd's: ok, max relative error.
 --
 -- The plan (which tensors, which activations) is cached per model and
--- checked on every call, so replacing a layer or a weight is seen.
+-- checked on every call, so replacing a layer, a weight or a slope is
+-- seen.
 
 local core = require("annlua.core")
 local check = require("annlua.util").check
@@ -39,48 +40,61 @@ local function classes()
   fused.Sequential = require("annlua.nn.Sequential")
 end
 
--- is the cached plan still the model's?  Runs on every inference call,
--- so it compares identities only, in one pass over the modules: each
--- one, and for a Linear its tensors (mw, mb by module index: mw false
--- elsewhere, mb nil where no bias); then the LeakyReLU slopes, if any.
--- Each Lua operation shows in a call of a microsecond.
-local function valid(model, p)
-  if model.n ~= p.n then return false end
-  local keys, mods, mw, mb = p.keys, p.mods, p.mw, p.mb
-  for i = 1, p.n do
-    local m = model[keys[i]]
-    if m ~= mods[i] then return false end
-    local w = mw[i]
-    if w and (m.weight ~= w or m.bias ~= mb[i]) then return false end
-  end
-  local leaky = p.leaky
-  if leaky then
-    for l = 1, #leaky, 2 do
-      if leaky[l].slope ~= leaky[l + 1] then return false end
+-- is the cached plan still the model's?  build() lists what a plan was
+-- made from as triples (table, key, value): the model's module count and
+-- modules, each Linear's weight and bias (false for none), each
+-- LeakyReLU's slope.  The check runs on every inference call, where each
+-- Lua operation shows, so the triples become one function with the
+-- checks unrolled and the values as upvalues:
+--   local v1, v2, ... = ...
+--   return function(model) return model["n"] == v1 and ... end
+-- nil if there are more values than a function may have upvalues.
+local function compile(guard)
+  local names, vals, tests = {model = "model"}, {}, {}
+  local function name(v)
+    if v == false then return "nil" end
+    if not names[v] then
+      vals[#vals + 1] = v
+      names[v] = "v" .. #vals
     end
+    return names[v]
   end
-  return true
+  for i = 1, #guard, 3 do
+    tests[#tests + 1] = string.format("%s[%q] == %s", name(guard[i]),
+                                      guard[i + 1], name(guard[i + 2]))
+  end
+  if #vals > 180 then return nil end
+  local ups = {}
+  for i = 1, #vals do ups[i] = "v" .. i end
+  local src = "local " .. table.concat(ups, ", ") .. " = ...\n"
+              .. "return function(model) return "
+              .. table.concat(tests, "\n  and ") .. " end"
+  return assert(load(src, "=(plan guard)", "t", {}))(table.unpack(vals))
 end
 
 -- the plan of a model, or nil if it is not a fusable stack
 local function build(model)
   classes()
   if getmetatable(model) ~= fused.Sequential then return nil end
-  local p = {n = model.n, keys = {}, mods = {}, mw = {}, mb = {}, ws = {},
-             bs = {}, acts = {}, slopes = {}, leaky = false}
+  local p = {ws = {}, bs = {}, acts = {}, slopes = {}}
+  local guard = {"model", "n", rawget(model, "n")}
+  local function holds(t, k, v)
+    guard[#guard + 1], guard[#guard + 2], guard[#guard + 3] = t, k, v
+  end
   local open = false      -- the last Linear has no activation yet
   for i = 1, model.n do
     local key = tostring(i)
     local m = rawget(model, key)
     local mt = getmetatable(m)
-    p.keys[i], p.mods[i], p.mw[i] = key, m, false
+    holds("model", key, m)
     if mt == fused.Linear then
       local w, b = rawget(m, "weight"), rawget(m, "bias")
       if not core.is_tensor(w) or not w:is_contiguous()
          or (b ~= nil and not core.is_tensor(b)) then return nil end
       local l = #p.ws + 1
-      p.mw[i], p.mb[i], p.ws[l], p.bs[l] = w, b, w, b or false
-      p.acts[l], p.slopes[l] = "identity", 0
+      p.ws[l], p.bs[l], p.acts[l], p.slopes[l] = w, b or false, "identity", 0
+      holds(m, "weight", w)
+      holds(m, "bias", b or false)
       open = true
     elseif mt == fused.Identity then      -- nothing to do
     elseif act_names[mt] then
@@ -88,11 +102,10 @@ local function build(model)
       local l = #p.ws
       p.acts[l] = act_names[mt]
       if act_names[mt] == "leaky" then
-        if type(m.slope) ~= "number" or m.slope < 0 then return nil end
-        p.slopes[l] = m.slope
-        p.leaky = p.leaky or {}
-        local k = #p.leaky
-        p.leaky[k + 1], p.leaky[k + 2] = m, m.slope
+        local slope = rawget(m, "slope")
+        if type(slope) ~= "number" or not (slope >= 0) then return nil end
+        p.slopes[l] = slope
+        holds(m, "slope", slope)
       end
       open = false
     else
@@ -102,11 +115,9 @@ local function build(model)
   if #p.ws == 0 then return nil end
   local ok, mlp = pcall(core._mlp, p.ws, p.bs, p.acts, p.slopes)
   if not ok then return nil end
-  p.mlp, p.fwd = mlp, mlp.forward
-  p.nin, p.nout = p.ws[1]:size(2), p.ws[#p.ws]:size(1)
-  return p
+  p.mlp, p.fwd, p.holds = mlp, mlp.forward, compile(guard)
+  return p.holds and p
 end
-
 
 -- a refusal is remembered with the module count it was decided for, so
 -- an unfusable model costs one look per call, and a Sequential that grows
@@ -116,7 +127,7 @@ local refused = setmetatable({}, {__mode = "k"})   -- model -> n
 local function plan_of(model)
   local p = plans[model]
   if p then
-    if valid(model, p) then return p end
+    if p.holds(model) then return p end
   elseif refused[model] == rawget(model, "n") then
     return nil
   end
@@ -132,24 +143,21 @@ function fused.forget(model) plans[model], refused[model] = nil, nil end
 -- stack, x does not fit it, or a graph is wanted (grad mode on and x or a
 -- parameter requires grad); the C side answers the last two
 function fused.forward(model, x)
-  local p = plans[model]
-  if not (p and valid(model, p)) then
-    p = plan_of(model)
-    if not p then return nil end
-  end
-  return p.fwd(p.mlp, x, p.nout)
+  local p = plan_of(model)
+  if not p then return nil end
+  return p.fwd(p.mlp, x)
 end
 
 -- net(x) for a Sequential (its __call): the fused path, else the
 -- model's forward.  Being the metamethod itself saves a Lua call level,
 -- which shows in an inference of a microsecond
-function fused.call(model, x)
+function fused.call(model, x, ...)
   local p = plans[model]
-  if p and valid(model, p) then
-    local y = p.fwd(p.mlp, x, p.nout)
+  if p and p.holds(model) then
+    local y = p.fwd(p.mlp, x)
     if y then return y end
   end
-  return model:forward(x)
+  return model:forward(x, ...)
 end
 
 -- ---- training ------------------------------------------------------------
