@@ -69,27 +69,20 @@ static int check_opts(const char *op, const ann_OptimOpts *o) {
 }
 
 /*
-** The kernels work on blocks of at most BLK floats (their scratch arrays
-** are that long), sqrt from the SIMD table (libm's sqrtf keeps loops
-** scalar for errno's sake).  Block functions share one signature: the
-** param, its grad, up to two state arrays (NULL if unused), and the
-** length.  They are compiled for AVX-512 and AVX2 as well and vectorised
-** whatever the length, so a last, partial block (all of a small layer's
-** params) runs in place: padded copies cost more than the update.
+** Kernel functions share one signature: the param, its grad, up to two
+** state arrays (NULL if unused), and the length.  They are compiled for
+** AVX-512 and AVX2 as well and vectorised, the best one picked at load
+** time: the step reads and writes 3-4 floats per parameter, and with SSE
+** alone the arithmetic, not memory, was the limit (mnist-mlp's Adam step:
+** a quarter of a training step).  sqrtf is one vector instruction in
+** them (-fno-math-errno), correctly rounded as libm's.
 */
-#define BLK 256
-
 typedef struct Coef {        /* one step's constants */
   float lr, wd, mu, damp;    /* SGD, RMSprop */
   float nd, nb;              /* SGD: step = nd d + nb buf (Nesterov: 1, mu) */
   float b1, b2, keep, step, rbc2, eps, alpha;   /* Adam, RMSprop */
-  ann_KUn sqrt;
 } Coef;
 
-/* the block kernels are compiled for AVX-512 and AVX2+FMA as well, the
-** best one picked at load time: the step reads and writes 3-4 floats per
-** parameter, and with SSE alone the arithmetic, not memory, was the limit
-** (mnist-mlp's Adam step: a quarter of a training step) */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default"), \
   optimize("tree-vectorize", "vect-cost-model=dynamic")))
@@ -97,16 +90,20 @@ typedef struct Coef {        /* one step's constants */
 #define CLONES
 #endif
 
-typedef void (*BlockFn)(float *restrict p, const float *restrict g,
-                        float *restrict s1, float *restrict s2,
-                        const Coef *c, int n);
+typedef void (*KernFn)(float *restrict p, const float *restrict g,
+                       float *restrict s1, float *restrict s2,
+                       const Coef *c, int64_t n);
 
-static void run_blocks(BlockFn f, float *p, const float *g, float *s1,
-                       float *s2, int64_t n, const Coef *c) {
-  int64_t i;
-  for (i = 0; i < n; i += BLK)
-    f(p + i, g + i, s1 ? s1 + i : NULL, s2 ? s2 + i : NULL, c,
-      n - i < BLK ? (int)(n - i) : BLK);
+/* f on each param that has a grad, with states i of s1 and s2 (lists or
+** NULL) */
+static void run(KernFn f, int n, ann_Tensor *const *params,
+                ann_Tensor *const *s1, ann_Tensor *const *s2, const Coef *c) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (params[i]->grad)
+      f(ann_data(params[i]), ann_data(params[i]->grad),
+        s1 ? ann_data(s1[i]) : NULL, s2 ? ann_data(s2[i]) : NULL, c,
+        ann_numel(params[i]));
 }
 
 /* ---- SGD --------------------------------------------------------------- */
@@ -116,17 +113,17 @@ static void run_blocks(BlockFn f, float *p, const float *g, float *s1,
 ** momentum buf + (1 - dampening) d; the step is buf, or d + momentum buf
 ** with Nesterov */
 CLONES static void sgd_plain(float *restrict p, const float *restrict g,
-                      float *restrict s1, float *restrict s2, const Coef *c, int n) {
+                      float *restrict s1, float *restrict s2, const Coef *c, int64_t n) {
   float lr = c->lr, wd = c->wd;
-  int i;
+  int64_t i;
   (void)s1; (void)s2;
   for (i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
 }
 
 CLONES static void sgd_first(float *restrict p, const float *restrict g,
-                      float *restrict buf, float *restrict s2, const Coef *c, int n) {
+                      float *restrict buf, float *restrict s2, const Coef *c, int64_t n) {
   float lr = c->lr, wd = c->wd, nd = c->nd, nb = c->nb;
-  int i;
+  int64_t i;
   (void)s2;
   for (i = 0; i < n; i++) {
     float d = g[i] + wd * p[i];
@@ -137,10 +134,10 @@ CLONES static void sgd_first(float *restrict p, const float *restrict g,
 
 CLONES static void sgd_momentum(float *restrict p, const float *restrict g,
                          float *restrict buf, float *restrict s2,
-                         const Coef *c, int n) {
+                         const Coef *c, int64_t n) {
   float lr = c->lr, wd = c->wd, mu = c->mu, damp = c->damp;
   float nd = c->nd, nb = c->nb;
-  int i;
+  int64_t i;
   (void)s2;
   for (i = 0; i < n; i++) {
     float d = g[i] + wd * p[i], b = mu * buf[i] + damp * d;
@@ -151,7 +148,7 @@ CLONES static void sgd_momentum(float *restrict p, const float *restrict g,
 
 int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
                  const ann_OptimOpts *o) {
-  BlockFn f;
+  KernFn f;
   Coef c;
   int i;
   if (check_opts("sgd", o) != 0) return -1;
@@ -173,11 +170,7 @@ int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
   c.nb = o->nesterov ? o->momentum : 1.0f;
   /* o->step 1 marks the first step */
   f = o->momentum == 0 ? sgd_plain : o->step == 1 ? sgd_first : sgd_momentum;
-  for (i = 0; i < n; i++)
-    if (params[i]->grad)
-      run_blocks(f, ann_data(params[i]), ann_data(params[i]->grad),
-                 o->momentum != 0 ? ann_data(momentum[i]) : NULL, NULL,
-                 ann_numel(params[i]), &c);
+  run(f, n, params, o->momentum != 0 ? momentum : NULL, NULL, &c);
   return 0;
 }
 
@@ -186,26 +179,25 @@ int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
 /* m, v: moving averages of g and g^2; the step is lr m^ / (sqrt(v^) +
 ** eps) with m^, v^ bias-corrected by 1 - beta^t.  Weight decay is L2
 ** (added to g) for Adam, decoupled (p *= 1 - lr wd) for AdamW. */
-CLONES static void adam_block(float *restrict p, const float *restrict g,
-                       float *restrict m, float *restrict v, const Coef *c, int n) {
+CLONES static void adam_kern(float *restrict p, const float *restrict g,
+                             float *restrict m, float *restrict v,
+                             const Coef *c, int64_t n) {
   float b1 = c->b1, b2 = c->b2, l2 = c->wd, keep = c->keep;
-  float step = c->step, rbc2 = c->rbc2, eps = c->eps, sv[BLK];
-  int i;
+  float step = c->step, rbc2 = c->rbc2, eps = c->eps;
+  int64_t i;
   for (i = 0; i < n; i++) {
     float gi = g[i] + l2 * p[i];
-    m[i] = b1 * m[i] + (1.0f - b1) * gi;
-    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi; v[i] = vi;
+    p[i] = p[i] * keep - step * mi / (sqrtf(vi) * rbc2 + eps);
   }
-  c->sqrt(n, v, sv);
-  for (i = 0; i < n; i++)
-    p[i] = p[i] * keep - step * m[i] / (sv[i] * rbc2 + eps);
 }
 
 int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
                   ann_Tensor *const *v, const ann_OptimOpts *o) {
   const char *op = o && o->decoupled ? "adamw" : "adam";
   Coef c;
-  int i;
   if (check_opts(op, o) != 0) return -1;
   if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
     return ann_seterror("%s: betas (%g, %g) must be in [0,1)", op, o->beta1,
@@ -222,11 +214,7 @@ int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
   c.keep = o->decoupled ? 1.0f - o->lr * o->weight_decay : 1.0f;
   c.step = (float)(o->lr / (1.0 - pow(o->beta1, (double)o->step)));
   c.rbc2 = (float)(1.0 / sqrt(1.0 - pow(o->beta2, (double)o->step)));
-  c.sqrt = ann_kernels()->un[ANN_SQRT];
-  for (i = 0; i < n; i++)
-    if (params[i]->grad)
-      run_blocks(adam_block, ann_data(params[i]), ann_data(params[i]->grad),
-                 ann_data(m[i]), ann_data(v[i]), ann_numel(params[i]), &c);
+  run(adam_kern, n, params, m, v, &c);
   return 0;
 }
 
@@ -234,31 +222,28 @@ int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
 
 /* sq = alpha sq + (1 - alpha) g^2; the step is lr g / (sqrt(sq) + eps),
 ** or with momentum lr buf where buf = momentum buf + g / (sqrt(sq) + eps) */
-CLONES static void rmsprop_block(float *restrict p, const float *restrict g,
-                          float *restrict sq, float *restrict buf,
-                          const Coef *c, int n) {
+CLONES static void rmsprop_kern(float *restrict p, const float *restrict g,
+                                float *restrict sq, float *restrict buf,
+                                const Coef *c, int64_t n) {
   float a = c->alpha, lr = c->lr, wd = c->wd, eps = c->eps, mu = c->mu;
-  float gs[BLK], ss[BLK];
-  int i;
+  int64_t i;
   for (i = 0; i < n; i++) {
     float gi = g[i] + wd * p[i];
-    gs[i] = gi;
-    sq[i] = a * sq[i] + (1.0f - a) * gi * gi;
-  }
-  c->sqrt(n, sq, ss);
-  if (buf)
-    for (i = 0; i < n; i++) {
-      buf[i] = mu * buf[i] + gs[i] / (ss[i] + eps);
+    float si = a * sq[i] + (1.0f - a) * gi * gi;
+    sq[i] = si;
+    if (buf) {
+      buf[i] = mu * buf[i] + gi / (sqrtf(si) + eps);
       p[i] -= lr * buf[i];
     }
-  else
-    for (i = 0; i < n; i++) p[i] -= lr * gs[i] / (ss[i] + eps);
+    else
+      p[i] -= lr * gi / (sqrtf(si) + eps);
+  }
 }
 
 int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,
                      ann_Tensor *const *buf, const ann_OptimOpts *o) {
   Coef c;
-  int i, mom;
+  int mom;
   if (check_opts("rmsprop", o) != 0) return -1;
   if (!(o->alpha >= 0))
     return ann_seterror("rmsprop: alpha %g < 0", o->alpha);
@@ -272,12 +257,7 @@ int ann_rmsprop_step(int n, ann_Tensor *const *params, ann_Tensor *const *sq,
   memset(&c, 0, sizeof c);
   c.alpha = o->alpha; c.lr = o->lr; c.wd = o->weight_decay;
   c.eps = o->eps; c.mu = o->momentum;
-  c.sqrt = ann_kernels()->un[ANN_SQRT];
-  for (i = 0; i < n; i++)
-    if (params[i]->grad)
-      run_blocks(rmsprop_block, ann_data(params[i]),
-                 ann_data(params[i]->grad), ann_data(sq[i]),
-                 mom ? ann_data(buf[i]) : NULL, ann_numel(params[i]), &c);
+  run(rmsprop_kern, n, params, sq, mom ? buf : NULL, &c);
   return 0;
 }
 
