@@ -8,6 +8,18 @@
 
 #define ANN_ALIGN 64
 
+/* a loop function compiled for AVX-512, AVX2+FMA and plain x86-64 and
+** vectorised, the best picked when the library loads.  -DANN_NO_CLONES
+** builds one version: ThreadSanitizer's runtime is not up yet when the
+** loader runs the picking functions (ifunc resolvers), and they crash. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(ANN_NO_CLONES)
+#define ANN_CLONES __attribute__((target_clones("avx512f", "avx2", \
+  "default"), optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define ANN_CLONES
+#endif
+
 /* a new tensor header with fresh contiguous storage (ann_tensor.c) */
 ann_Tensor *ann_new(int ndim, const int64_t *shape);
 /* a new header viewing t's storage (refs taken), shape/stride copied */

@@ -347,14 +347,9 @@ static double loss_grad(ann_Mlp *m, Lane *L, const float *t, ann_MlpLoss loss,
 /* ---- backward ---------------------------------------------------------- */
 
 /* d *= act'(z), from the activation a = act(z) */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default"), \
-  optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define CLONES
-#endif
-CLONES static void act_grad(int act, float slope, const float *a, float *d,
-                            int64_t n) {
+ANN_CLONES
+static void act_grad(int act, float slope, const float *a, float *d,
+                     int64_t n) {
   int64_t i;
   switch (act) {
     case ANN_ACT_TANH: for (i = 0; i < n; i++) d[i] *= 1.0f - a[i] * a[i];
@@ -384,8 +379,9 @@ static void act_grad_cols(int act, float slope, const float *a, float *d,
 
 /* db = sums of columns c0..c1 of d [rows, w], row after row as
 ** ann_layer.c does */
-CLONES static void col_sums(const float *restrict d, int64_t rows, int64_t w,
-                            int64_t c0, int64_t c1, float *restrict db) {
+ANN_CLONES
+static void col_sums(const float *restrict d, int64_t rows, int64_t w,
+                     int64_t c0, int64_t c1, float *restrict db) {
   int64_t i, j;
   for (j = c0; j < c1; j++) db[j] = 0.0f;
   for (i = 0; i < rows; i++)

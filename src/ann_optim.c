@@ -83,12 +83,6 @@ typedef struct Coef {        /* one step's constants */
   float b1, b2, keep, step, rbc2, eps, alpha;   /* Adam, RMSprop */
 } Coef;
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default"), \
-  optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define CLONES
-#endif
 
 typedef void (*KernFn)(float *restrict p, const float *restrict g,
                        float *restrict s1, float *restrict s2,
@@ -112,16 +106,20 @@ static void run(KernFn f, int n, ann_Tensor *const *params,
 ** which creates the buffer then; the old contents are not read), else
 ** momentum buf + (1 - dampening) d; the step is buf, or d + momentum buf
 ** with Nesterov */
-CLONES static void sgd_plain(float *restrict p, const float *restrict g,
-                      float *restrict s1, float *restrict s2, const Coef *c, int64_t n) {
+ANN_CLONES
+static void sgd_plain(float *restrict p, const float *restrict g,
+                      float *restrict s1, float *restrict s2, const Coef *c,
+                      int64_t n) {
   float lr = c->lr, wd = c->wd;
   int64_t i;
   (void)s1; (void)s2;
   for (i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
 }
 
-CLONES static void sgd_first(float *restrict p, const float *restrict g,
-                      float *restrict buf, float *restrict s2, const Coef *c, int64_t n) {
+ANN_CLONES
+static void sgd_first(float *restrict p, const float *restrict g,
+                      float *restrict buf, float *restrict s2, const Coef *c,
+                      int64_t n) {
   float lr = c->lr, wd = c->wd, nd = c->nd, nb = c->nb;
   int64_t i;
   (void)s2;
@@ -132,7 +130,8 @@ CLONES static void sgd_first(float *restrict p, const float *restrict g,
   }
 }
 
-CLONES static void sgd_momentum(float *restrict p, const float *restrict g,
+ANN_CLONES
+static void sgd_momentum(float *restrict p, const float *restrict g,
                          float *restrict buf, float *restrict s2,
                          const Coef *c, int64_t n) {
   float lr = c->lr, wd = c->wd, mu = c->mu, damp = c->damp;
@@ -179,9 +178,10 @@ int ann_sgd_step(int n, ann_Tensor *const *params, ann_Tensor *const *momentum,
 /* m, v: moving averages of g and g^2; the step is lr m^ / (sqrt(v^) +
 ** eps) with m^, v^ bias-corrected by 1 - beta^t.  Weight decay is L2
 ** (added to g) for Adam, decoupled (p *= 1 - lr wd) for AdamW. */
-CLONES static void adam_kern(float *restrict p, const float *restrict g,
-                             float *restrict m, float *restrict v,
-                             const Coef *c, int64_t n) {
+ANN_CLONES
+static void adam_kern(float *restrict p, const float *restrict g,
+                      float *restrict m, float *restrict v, const Coef *c,
+                      int64_t n) {
   float b1 = c->b1, b2 = c->b2, l2 = c->wd, keep = c->keep;
   float step = c->step, rbc2 = c->rbc2, eps = c->eps;
   int64_t i;
@@ -222,9 +222,10 @@ int ann_adam_step(int n, ann_Tensor *const *params, ann_Tensor *const *m,
 
 /* sq = alpha sq + (1 - alpha) g^2; the step is lr g / (sqrt(sq) + eps),
 ** or with momentum lr buf where buf = momentum buf + g / (sqrt(sq) + eps) */
-CLONES static void rmsprop_kern(float *restrict p, const float *restrict g,
-                                float *restrict sq, float *restrict buf,
-                                const Coef *c, int64_t n) {
+ANN_CLONES
+static void rmsprop_kern(float *restrict p, const float *restrict g,
+                         float *restrict sq, float *restrict buf,
+                         const Coef *c, int64_t n) {
   float a = c->alpha, lr = c->lr, wd = c->wd, eps = c->eps, mu = c->mu;
   int64_t i;
   for (i = 0; i < n; i++) {

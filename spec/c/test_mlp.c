@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "ann_impl.h"
 
 static ann_Tensor *mat(int64_t r, int64_t c, const float *v) {
   int64_t shape[2] = {r, c};
@@ -122,6 +123,71 @@ static void hand_epoch(void) {
   ann_release(order);
 }
 
+/* the same epochs of a 256-300-40-10 network (big enough to be shared by
+** the threads: src/ann_mlp.c, threads_for) on one thread and on two, from
+** the same start: each thread computes and steps its own rows, so the
+** params must agree to rounding; and a NaN input stops both at the same
+** step, before its update.  (m2 is not used by SGD.) */
+static void threaded_epoch(void) {
+  static const int64_t sz[3][2] = {{300, 256}, {40, 300}, {10, 40}};
+  int act[3] = {ANN_ACT_RELU, ANN_ACT_TANH, ANN_ACT_IDENTITY};
+  ann_Tensor *w[2][3], *b[2][3], *m1[2][6], *m2[2][6], *x, *y, *ord;
+  int64_t n = 150, xs[2] = {150, 256}, ys[1] = {150}, i;
+  double loss[2];
+  float keep;
+  int k, l, saved = ann_get_num_threads();
+  ann_manual_seed(21);
+  x = ann_randn(2, xs);
+  y = ann_empty(1, ys);
+  for (i = 0; i < n; i++) ann_data(y)[i] = (float)(i * 3 % 10 + 1);
+  ord = ann_randperm(n, NULL);
+  for (k = 0; k < 2; k++) {
+    ann_Mlp *m;
+    ann_MlpTrain t;
+    ann_set_num_threads(k + 1);
+    ann_manual_seed(22);
+    for (l = 0; l < 3; l++) {
+      w[k][l] = ann_randn(2, sz[l]);
+      b[k][l] = ann_randn(1, sz[l]);
+      for (i = 0; i < sz[l][0] * sz[l][1]; i++) ann_data(w[k][l])[i] *= 0.1f;
+      m1[k][2 * l] = ann_zeros(2, sz[l]); m1[k][2 * l + 1] = ann_zeros(1, sz[l]);
+      m2[k][2 * l] = ann_zeros(2, sz[l]); m2[k][2 * l + 1] = ann_zeros(1, sz[l]);
+    }
+    m = ann_mlp_new(3, w[k], b[k], act, NULL);
+    memset(&t, 0, sizeof t);
+    t.loss = ANN_MLP_CE; t.opt = ANN_MLP_SGD; t.o.step = 1;
+    t.o.lr = 0.05f; t.o.momentum = 0.9f;
+    t.s1 = m1[k];
+    CHECK(ann_mlp_epoch(m, x, y, ord, 64, &t, &loss[k]) == 0);
+    CHECK(ann_mlp_epoch(m, x, y, NULL, 64, &t, &loss[k]) == 0);
+    CHECK(t.o.step == 7);                 /* 3 batches an epoch */
+    keep = ann_data(x)[100 * 256];
+    ann_data(x)[100 * 256] = NAN;         /* row 101: the second batch */
+    CHECK(ann_mlp_epoch(m, x, y, NULL, 64, &t, &loss[k]) == 0);
+    CHECK(t.bad_step == 2 && t.o.step == 8);
+    ann_data(x)[100 * 256] = keep;
+    ann_mlp_free(m);
+  }
+  ann_set_num_threads(saved);
+  CHECK(isnan(loss[0]) && isnan(loss[1]));
+  for (l = 0; l < 3; l++) {
+    double dw = 0, db = 0;
+    for (i = 0; i < sz[l][0] * sz[l][1]; i++)
+      dw = fmax(dw, fabs(ann_data(w[0][l])[i] - ann_data(w[1][l])[i]));
+    for (i = 0; i < sz[l][0]; i++)
+      db = fmax(db, fabs(ann_data(b[0][l])[i] - ann_data(b[1][l])[i]));
+    /* SGD moves the params by the grads, which agree to rounding */
+    CHECK(dw <= 1e-5 && db <= 1e-5);
+  }
+  for (k = 0; k < 2; k++)
+    for (l = 0; l < 3; l++) {
+      ann_release(w[k][l]); ann_release(b[k][l]);
+      ann_release(m1[k][2 * l]); ann_release(m1[k][2 * l + 1]);
+      ann_release(m2[k][2 * l]); ann_release(m2[k][2 * l + 1]);
+    }
+  ann_release(x); ann_release(y); ann_release(ord);
+}
+
 static void misuse(void) {
   ann_Tensor *w1 = ann_zeros(2, (int64_t[]){4, 3});
   ann_Tensor *w2 = ann_zeros(2, (int64_t[]){2, 5});
@@ -186,6 +252,7 @@ int main(void) {
   grad_check(ANN_MLP_BCEL, ANN_ACT_LEAKY);
   grad_check(ANN_MLP_MSE, ANN_ACT_IDENTITY);
   hand_epoch();
+  threaded_epoch();
   misuse();
   CHECK(ann_live_bytes() == live0);       /* nothing leaked */
   return test_report();
