@@ -132,6 +132,10 @@ bench: $(B)/bin/annlua $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 	@for b in $(wildcard bench/*.lua); do \
 	  echo "== $$b"; $(B)/bin/annlua $$b || exit 1; done
+	@# PyTorch on the same workloads, when a python3 has it (optional)
+	@for p in python3 /usr/bin/python3; do \
+	  if $$p -c 'import torch' 2>/dev/null; then \
+	    $$p bench/torch_compare.py; break; fi; done
 
 # the README's main command: a network learns the Playground's spiral,
 # drawn in the terminal and written to playground.png

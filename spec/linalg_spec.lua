@@ -238,6 +238,21 @@ describe("runtime", function()
     fails(function() ann.set_num_threads("x") end, "bad argument")
   end)
 
+  it("flushes denormals to zero, and stops when told", function()
+    -- 1e-30 * 1e-10 = 1e-40 is below float's smallest normal (1.18e-38)
+    local t = ann.tensor{1e-30}
+    local on = ann.set_flush_denormal(false)
+    assert.is_boolean(on)
+    if on then                              -- x86: the mode exists
+      local d = (t * 1e-10):item()
+      assert(d > 9.9e-41 and d < 1.01e-40, d)
+      assert.is_true(ann.set_flush_denormal(true))
+      assert.are.equal(0, (t * 1e-10):item())
+    end
+    ann.set_flush_denormal(true)            -- the default
+    fails(function() ann.set_flush_denormal(1) end, "bad argument")
+  end)
+
   it("reports its configuration, naming the BLAS kernel", function()
     local c = ann.config()
     assert.are.equal("string", type(c.version))

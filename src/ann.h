@@ -196,7 +196,9 @@ int ann_init(void);         /* loads the BLAS; called by everything, idempotent 
 void ann_config(ann_Config *c);
 void ann_set_num_threads(int n);
 int ann_get_num_threads(void);
-void ann_flush_denormal(int on);   /* FTZ/DAZ in the calling thread */
+/* FTZ/DAZ in the calling thread: denormal results and inputs read as 0;
+** returns 1 if the CPU has the mode (x86), else 0 and does nothing */
+int ann_flush_denormal(int on);
 
 /* ---- autograd (ann_autograd.c: the engine; ann_grad_*.c: the ops) ------
 ** Define-by-run, reverse mode.  An op on inputs of which one requires grad,

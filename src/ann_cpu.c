@@ -12,10 +12,11 @@
 #define MXCSR_DAZ (1u << 6)    /* denormal inputs read as zero */
 #define MXCSR_FTZ (1u << 15)   /* denormal results written as zero */
 
-void ann_flush_denormal(int on) {
+int ann_flush_denormal(int on) {
   unsigned csr = _mm_getcsr();
   csr = on ? (csr | MXCSR_FTZ | MXCSR_DAZ) : (csr & ~(MXCSR_FTZ | MXCSR_DAZ));
   _mm_setcsr(csr);
+  return 1;
 }
 
 int ann_cpu_flush_denormal(void) {
@@ -57,7 +58,7 @@ int ann_cpu_avx512(void) {
 
 #else
 
-void ann_flush_denormal(int on) { (void)on; }
+int ann_flush_denormal(int on) { (void)on; return 0; }
 int ann_cpu_flush_denormal(void) { return 0; }
 int ann_cpu_avx2(void) { return 0; }
 int ann_cpu_avx512(void) { return 0; }

@@ -304,6 +304,16 @@ static int f_get_num_threads(lua_State *L) {
   return 1;
 }
 
+/* ann.set_flush_denormal(on) -> whether the CPU has the mode (x86: FTZ
+** and DAZ), as torch.set_flush_denormal.  For this thread, which passes
+** it to the fused path's threads at each epoch; OpenBLAS's threads keep
+** the mode they started with (on). */
+static int f_set_flush_denormal(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  lua_pushboolean(L, ann_flush_denormal(lua_toboolean(L, 1)));
+  return 1;
+}
+
 static int f_config(lua_State *L) {
   ann_Config c;
   ann_config(&c);
@@ -334,6 +344,7 @@ static const luaL_Reg functions[] = {
   {"matmul", f_matmul}, {"outer", f_outer}, {"allclose", f_allclose},
   {"set_num_threads", f_set_num_threads},
   {"get_num_threads", f_get_num_threads}, {"config", f_config},
+  {"set_flush_denormal", f_set_flush_denormal},
   {NULL, NULL}
 };
 
