@@ -327,20 +327,19 @@ static double cross_entropy(const float *x, const float *t, float *d,
   return s / norm;
 }
 
-/* the loss of L's rows against targets t, as part of a batch of `total`
-** rows (the whole batch here; the count is kept apart from rows so that
-** a batch could be split) */
+/* the loss of rows r0..r1 of the output against targets t (all rows),
+** as part of a batch of `total` rows, and d(mean loss)/d(output) of those
+** rows in d[0] */
 static double loss_grad(ann_Mlp *m, Lane *L, const float *t, ann_MlpLoss loss,
-                        int prob, int64_t rows, int64_t total) {
-  int64_t no = m->width[m->n];
-  const float *out = L->a[m->n - 1];
+                        int prob, int64_t r0, int64_t r1, int64_t total) {
+  int64_t no = m->width[m->n], n = (r1 - r0) * no;
+  const float *out = L->a[m->n - 1] + r0 * no;
+  float *d = L->d[0] + r0 * no;
+  t += r0 * (prob ? no : 1);
   switch (loss) {
-    case ANN_MLP_MSE:
-      return mse(out, t, L->d[0], rows * no, (double)(total * no));
-    case ANN_MLP_BCEL:
-      return bce_logits(out, t, L->d[0], rows * no, (double)(total * no));
-    default:
-      return cross_entropy(out, t, L->d[0], rows, no, prob, (double)total);
+    case ANN_MLP_MSE: return mse(out, t, d, n, (double)(total * no));
+    case ANN_MLP_BCEL: return bce_logits(out, t, d, n, (double)(total * no));
+    default: return cross_entropy(out, t, d, r1 - r0, no, prob, (double)total);
   }
 }
 
@@ -626,7 +625,7 @@ int ann_mlp_grad(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
   if ((xc = ann_contiguous((ann_Tensor *)x)) == NULL) return -1;
   st = forward(m, L, ann_data(xc), rows, NULL, alone);
   if (st == 0) {
-    *lossval = loss_grad(m, L, L->t, loss, prob, rows, rows);
+    *lossval = loss_grad(m, L, L->t, loss, prob, 0, rows, rows);
     act_grad(m->act[m->n - 1], m->slope[m->n - 1], L->a[m->n - 1], L->d[0],
              rows * m->width[m->n]);
     st = backward(m, L, ann_data(xc), rows, NULL, alone);
@@ -644,6 +643,8 @@ typedef struct Epoch {
   int64_t rows, batch, tw;
   int prob;
   Step *steps;                /* one per thread */
+  double part[MAXT_MLP];      /* each thread's share of a batch's loss */
+  int64_t right[MAXT_MLP];    /* and of its right predictions */
   /* written by thread 0 (failed by any) before a barrier, read after */
   double sum, loss;
   int64_t done;               /* batches stepped */
@@ -666,7 +667,9 @@ static void epoch_part(void *arg, int i, int n) {
   Lane *L = &m->lane;
   Team tm = {i, n};
   Step *s = &e->steps[i];
-  int64_t ni = m->width[0], no = m->width[m->n], tw = e->tw, s0, r;
+  int64_t ni = m->width[0], no = m->width[m->n], tw = e->tw, s0, r, r0, r1;
+  int top = m->n - 1;
+  double loss;
   for (s0 = 0; s0 < e->rows; s0 += e->batch) {
     int64_t nb = e->rows - s0 < e->batch ? e->rows - s0 : e->batch;
     const float *xb = e->xs + s0 * ni, *tb = e->ys + s0 * tw;
@@ -681,19 +684,22 @@ static void epoch_part(void *arg, int i, int n) {
     ann_pool_barrier(n);
     if (e->failed) return;
     if (forward(m, L, xb, nb, NULL, tm) != 0) fail(e);
-    if (i == 0) {
-      e->loss = loss_grad(m, L, tb, e->t->loss, e->prob, nb, nb);
-      if (!isfinite(e->loss)) e->stop = 1;
-      else {
-        e->sum += e->loss * (double)nb;
-        e->t->correct += count_correct(L->a[m->n - 1], tb, nb, no,
-                                       e->t->loss, e->prob);
-        act_grad(m->act[m->n - 1], m->slope[m->n - 1], L->a[m->n - 1],
-                 L->d[0], nb * no);
-      }
-    }
+    r0 = nb * i / n; r1 = nb * (i + 1) / n;   /* the loss: a share of rows */
+    e->part[i] = loss_grad(m, L, tb, e->t->loss, e->prob, r0, r1, nb);
+    e->right[i] = count_correct(L->a[top] + r0 * no, tb + r0 * tw, r1 - r0,
+                                no, e->t->loss, e->prob);
+    act_grad(m->act[top], m->slope[top], L->a[top] + r0 * no,
+             L->d[0] + r0 * no, (r1 - r0) * no);
     ann_pool_barrier(n);
-    if (e->stop || e->failed) return;
+    for (loss = 0, r = 0; r < n; r++) loss += e->part[r];
+    if (!isfinite(loss) || e->failed) {
+      if (i == 0) { e->stop = 1; e->loss = loss; }
+      return;
+    }
+    if (i == 0) {
+      e->sum += loss * (double)nb;
+      for (r = 0; r < n; r++) e->t->correct += e->right[r];
+    }
     s->o.step = e->t->o.step + e->done;
     if (backward(m, L, xb, nb, s, tm) != 0 || step_layer(s, -1) != 0)
       fail(e);
