@@ -72,9 +72,11 @@ $(B)/lib/libannlua.a: $(CORE_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# -z nodelete: dlclose (lua_close of a state that required the module)
+# must not unmap the code the compute threads of ann_pool.c sleep in
 $(B)/lib/libannlua.so: $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LIBFLAG) $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(LIBS)
 
 $(B)/include/ann.h: src/ann.h
 	@mkdir -p $(dir $@)
@@ -82,7 +84,7 @@ $(B)/include/ann.h: src/ann.h
 
 $(B)/lua/annlua/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LIBFLAG) $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(LIBS)
 
 # ---- the interpreter: Lua linked in whole (-Wl,-E exports its API to C
 # rocks, so every lua_*/luaL_* function must be there), the core, the

@@ -717,7 +717,7 @@ static int threads_for(ann_Mlp *m, int64_t batch) {
 }
 
 /* the epoch on n threads; -1 if the pool could not have them (nothing
-** done), else 0 (e->failed tells how it went) */
+** done), else 0 (e->failed tells how it went); on one thread always 0 */
 static int run_epoch(Epoch *e, int n) {
   Step steps[MAXT_MLP];
   int i, k, st = 0;
@@ -760,8 +760,7 @@ int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
   e.tw = prob ? m->width[m->n] : 1;
   n = threads_for(m, batch);
   if (n > MAXT_MLP) n = MAXT_MLP;
-  if (run_epoch(&e, n) != 0 && run_epoch(&e, 1) != 0)
-    return ann_seterror("mlp: no thread to run on");
+  if (run_epoch(&e, n) != 0) run_epoch(&e, 1);  /* the pool is busy */
   t->o.step += e.done;
   if (e.failed) return ann_seterror("%s", e.msg);
   if (e.stop) {               /* not finite: stopped before the update */
