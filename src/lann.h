@@ -11,6 +11,8 @@
 #include "ann.h"
 
 #define LANN_TENSOR "ann.Tensor"    /* metatable name (registry) */
+/* its address is the metatable's other registry key (ltensor.c) */
+extern const char lann_tensor_key;
 
 /* the tensor at index i, or a "bad argument" error naming the type found */
 ann_Tensor *lann_checktensor(lua_State *L, int i);

@@ -33,6 +33,8 @@ int luaopen_annlua_core(lua_State *L) {
   if (ann_init() < 0) return lann_error(L);
   luaL_checkversion(L);
   luaL_newmetatable(L, LANN_TENSOR);     /* sets __name; reuses if there */
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &lann_tensor_key);
   lua_newtable(L);                       /* method table */
   lua_newtable(L);                       /* module table */
   lann_open_tensor(L);

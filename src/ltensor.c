@@ -15,9 +15,20 @@
 
 /* ---- shared helpers ----------------------------------------------------- */
 
+/* The tensor metatable is also in the registry under this address: a
+** light-userdata key is found without hashing a string, which
+** luaL_testudata and luaL_setmetatable do for "ann.Tensor" on every
+** operand and result (a twentieth of a small network's training step) */
+const char lann_tensor_key = 0;
+
 ann_Tensor *lann_totensor(lua_State *L, int i) {
-  ann_Tensor **p = (ann_Tensor **)luaL_testudata(L, i, LANN_TENSOR);
-  if (p == NULL) return NULL;
+  ann_Tensor **p = (ann_Tensor **)lua_touserdata(L, i);
+  int ok;
+  if (p == NULL || !lua_getmetatable(L, i)) return NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &lann_tensor_key);
+  ok = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  if (!ok) return NULL;
   if (*p == NULL) luaL_argerror(L, i, "tensor is closed");
   return *p;
 }
@@ -67,7 +78,8 @@ void lann_gcaccount(lua_State *L) {
 static ann_Tensor **newslot(lua_State *L) {
   ann_Tensor **p = (ann_Tensor **)lua_newuserdatauv(L, sizeof *p, 0);
   *p = NULL;
-  luaL_setmetatable(L, LANN_TENSOR);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &lann_tensor_key);
+  lua_setmetatable(L, -2);
   return p;
 }
 

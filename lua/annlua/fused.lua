@@ -154,8 +154,9 @@ end
 function fused.call(model, x, ...)
   local p = plans[model]
   if p and p.holds(model) then
-    local y = p.fwd(p.mlp, x)
-    if y then return y end
+    -- a graph wanted, or x not for this network: forward would only try
+    -- the fused path again
+    return p.fwd(p.mlp, x) or model:forward_modules(x)
   end
   return model:forward(x, ...)
 end
