@@ -159,6 +159,11 @@ static void share(int64_t w, Team tm, int64_t *c0, int64_t *c1) {
   *c1 = (tm.i + 1) * c < w ? (tm.i + 1) * c : w;
 }
 
+/* a layer too narrow for every thread to have columns of (mnist-mlp's 10
+** outputs): its forward is shared by rows, its dW by input columns, and
+** thread 0, which has all its columns, steps it */
+static int narrow(int64_t w, Team tm) { return (w + 15) / 16 < tm.n; }
+
 static void activate(const ann_Kernels *k, int act, float slope, float *z,
                      int64_t n) {
   int64_t i;
@@ -203,9 +208,15 @@ static int forward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
   int l, st = 0;
   for (l = 0; l < m->n; l++) {
     float *z = (out && l == m->n - 1) ? out : L->a[l];
-    int64_t c0, c1;
-    share(m->width[l + 1], tm, &c0, &c1);
-    st |= layer_cols(k, m, l, in, rows, z, c0, c1);
+    int64_t ni = m->width[l], no = m->width[l + 1], c0, c1;
+    if (narrow(no, tm)) {
+      c0 = rows * tm.i / tm.n; c1 = rows * (tm.i + 1) / tm.n;
+      st |= layer_cols(k, m, l, in + c0 * ni, c1 - c0, z + c0 * no, 0, no);
+    }
+    else {
+      share(no, tm, &c0, &c1);
+      st |= layer_cols(k, m, l, in, rows, z, c0, c1);
+    }
     ann_pool_barrier(tm.n);
     in = z;
   }
@@ -404,11 +415,20 @@ static int backward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
   for (l = m->n - 1; l >= 0; l--) {
     int64_t ni = m->width[l], no = m->width[l + 1], c0, c1;
     const float *in = l > 0 ? L->a[l - 1] : x;
-    share(no, tm, &c0, &c1);
-    if (c1 > c0) {
-      st |= ann_gemm_raw(1, 0, c1 - c0, ni, rows, 1.0f, d + c0, no, in, ni,
-                         0.0f, L->gw[l] + c0 * ni, ni);
-      if (m->b[l]) col_sums(d, rows, no, c0, c1, L->gb[l]);
+    if (narrow(no, tm)) {
+      share(ni, tm, &c0, &c1);
+      if (c1 > c0)
+        st |= ann_gemm_raw(1, 0, no, c1 - c0, rows, 1.0f, d, no, in + c0, ni,
+                           0.0f, L->gw[l] + c0, ni);
+      if (m->b[l] && tm.i == 0) col_sums(d, rows, no, 0, no, L->gb[l]);
+    }
+    else {
+      share(no, tm, &c0, &c1);
+      if (c1 > c0) {
+        st |= ann_gemm_raw(1, 0, c1 - c0, ni, rows, 1.0f, d + c0, no, in, ni,
+                           0.0f, L->gw[l] + c0 * ni, ni);
+        if (m->b[l]) col_sums(d, rows, no, c0, c1, L->gb[l]);
+      }
     }
     if (l > 0) {
       share(ni, tm, &c0, &c1);
