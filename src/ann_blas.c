@@ -464,28 +464,41 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
   }
 }
 
-/* C[i,:] = alpha op(A)[i,:] B + beta C[i,:] with B's rows contiguous: each
-** 16-wide strip of a row of C stays in a register across all of k (added
-** in memory, every step waits for the last one's store) */
+/* C[i,:] = alpha op(A)[i,:] B + beta C[i,:] with B's rows contiguous: a
+** 16-wide strip of four rows of C stays in registers across all of k, so
+** a row of B is loaded once for four rows and four chains of
+** multiply-adds run side by side (one chain alone waits on its last add
+** at every step).  Past the last row, the last row is read again and the
+** result dropped. */
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *A, int64_t lda, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc) {
-  int64_t i, j, p;
-  for (i = 0; i < m; i++) {
-    float *c = C + i * ldc;
-    for (j = 0; j < n; j += 16) {
-      __mmask16 mk = n - j >= 16 ? (__mmask16)0xffff
-                                 : (__mmask16)((1u << (n - j)) - 1);
-      __m512 acc = beta == 0.0f ? _mm512_setzero_ps()
-                 : _mm512_mul_ps(_mm512_set1_ps(beta),
-                                 _mm512_maskz_loadu_ps(mk, c + j));
-      for (p = 0; p < k; p++) {
-        float a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(a),
-                              _mm512_maskz_loadu_ps(mk, B + p * ldb + j), acc);
+  int64_t i, j, p, r[4];
+  int q;
+  for (j = 0; j < n; j += 16) {
+    __mmask16 mk = n - j >= 16 ? (__mmask16)0xffff
+                               : (__mmask16)((1u << (n - j)) - 1);
+    for (i = 0; i < m; i += 4) {
+      __m512 acc[4];
+#pragma GCC unroll 4
+      for (q = 0; q < 4; q++) {
+        r[q] = i + q < m ? i + q : m - 1;
+        acc[q] = beta == 0.0f ? _mm512_setzero_ps()
+               : _mm512_mul_ps(_mm512_set1_ps(beta),
+                               _mm512_maskz_loadu_ps(mk, C + r[q] * ldc + j));
       }
-      _mm512_mask_storeu_ps(c + j, mk, acc);
+      for (p = 0; p < k; p++) {
+        __m512 b = _mm512_maskz_loadu_ps(mk, B + p * ldb + j);
+#pragma GCC unroll 4
+        for (q = 0; q < 4; q++) {
+          float a = ta ? A[p * lda + r[q]] : A[r[q] * lda + p];
+          acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(alpha * a), b, acc[q]);
+        }
+      }
+#pragma GCC unroll 4
+      for (q = 0; q < 4; q++)
+        if (i + q < m) _mm512_mask_storeu_ps(C + (i + q) * ldc + j, mk, acc[q]);
     }
   }
 }
@@ -495,6 +508,16 @@ static void small_gemm(SMALL_ARGS) {
 #ifdef HAVE_SMALL_AVX2
   static int avx2 = -1, avx512;
   if (avx2 < 0) { avx512 = ann_cpu_avx512(); avx2 = ann_cpu_avx2(); }
+  if (avx512 && tb && !ta && k < 16 && n * k <= 1024) {
+    /* x w^T with few inputs: the dot products would fill few of their 16
+    ** lanes; the rows of w^T (made here, 4 KB at most) are used instead */
+    float bt[1024];
+    int64_t j, p;
+    for (p = 0; p < k; p++)
+      for (j = 0; j < n; j++) bt[p * n + j] = B[j * ldb + p];
+    rows_avx512(0, m, n, k, alpha, A, lda, bt, n, beta, C, ldc);
+    return;
+  }
   if (avx2 && tb && !ta) {      /* the forward of a layer: x w^T */
     int64_t i, j;
     for (i = 0; i < m && beta != 1.0f; i++)

@@ -482,7 +482,8 @@ static void check_runtime(int env_set) {
 int main(void) {
   static const int64_t sizes[][3] = {
     {1, 1, 1}, {3, 5, 7}, {65, 33, 17}, {1, 9, 4}, {6, 9, 1}, {5, 300, 600},
-    {1, 37, 40}, {2, 64, 64}, {3, 20, 33}   /* 16 columns at a time */
+    {1, 37, 40}, {2, 64, 64}, {3, 20, 33},  /* 16 columns at a time */
+    {10, 2, 8}, {7, 8, 33}, {1, 15, 64}     /* few inputs: rows of w^T */
   };
   int env_set = getenv("OPENBLAS_CORETYPE") != NULL, builtin;
   size_t i;
