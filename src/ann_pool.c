@@ -79,9 +79,24 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* a child of fork() has only the thread that forked: no workers, and
+** locks possibly held by threads that are gone */
+static void after_fork(void) {
+  pthread_mutex_init(&busy, NULL);
+  pthread_mutex_init(&mu, NULL);
+  pthread_cond_init(&wake, NULL);
+  pthread_cond_init(&done, NULL);
+  started = running = 0;
+  atomic_store(&arrived, 0);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void watch_fork(void) { pthread_atfork(NULL, NULL, after_fork); }
+
 /* workers 1 .. n-1, started once; fewer if the OS refuses */
 static int start(int n) {
   pthread_attr_t at;
+  pthread_once(&fork_once, watch_fork);
   if (n > MAXT) n = MAXT;
   pthread_attr_init(&at);
   pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);

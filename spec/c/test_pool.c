@@ -1,11 +1,13 @@
 /*
 ** test_pool.c: the compute threads (ann_pool.c): every thread runs, each
 ** barrier holds all of them back until the last arrives, the caller is
-** thread 0, a second job while one runs is refused, and the pool is no
-** bigger than the cores.
+** thread 0, a second job while one runs is refused, the pool is no
+** bigger than the cores, and a child of fork() gets workers of its own.
 */
 #include <stdatomic.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -48,6 +50,22 @@ static void run(int n) {
   if (n > 1) CHECK(j.nested == -1);       /* one job at a time */
 }
 
+/* a child of fork() starts workers of its own (those of the parent are
+** not there); a hang is killed by the alarm and counts as a failure */
+static void after_fork(int n) {
+  int status = -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    Job j;
+    alarm(20);
+    memset(&j, 0, sizeof j);
+    _exit(ann_pool_run(phases, &j, n) == 0 && j.bad == 0
+          && atomic_load(&j.count) == PHASES * n ? 0 : 1);
+  }
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
   int saved = ann_get_num_threads(), n;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -57,6 +75,8 @@ int main(void) {
   run(1);
   run(n);
   run(n);                                 /* the workers are reused */
+  after_fork(n);
+  run(n);                                 /* the parent's still work */
   CHECK(ann_pool_run(noop, NULL, n + 1) == -1);   /* more than the pool */
   ann_set_num_threads(1);
   CHECK(ann_pool_size() == 1);
