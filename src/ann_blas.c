@@ -87,7 +87,7 @@ static int load_present(void) {
 ** spin after a call before they sleep, 2^18 cycles instead of 2^28: the
 ** compute threads of ann_pool.c otherwise share the cores with spinning
 ** BLAS threads for a tenth of a second after each threaded call (mnist-mlp
-** 4% slower). */
+** 6% slower). */
 static int load_new(void) {
   const char *want = getenv("ANN_BLAS");
   const char *core = NULL;
