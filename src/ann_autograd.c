@@ -156,6 +156,7 @@ void ann_ag_addto(ann_Tensor *dst, const ann_Tensor *src) {
   const int64_t *strides[2];
   float *d = ann_data(dst);
   const float *s = ann_data(src);
+  ann_KBin add = ann_kernels()->vv[ANN_ADD];   /* runs: SIMD */
   ann_Loop l;
   ann_bstrides(src, dst->ndim, sst);
   strides[0] = dst->stride; strides[1] = sst;
@@ -165,8 +166,7 @@ void ann_ag_addto(ann_Tensor *dst, const ann_Tensor *src) {
     float *y = d + l.off[0];
     const float *x = s + l.off[1];
     int64_t i, sy = l.step[0], sx = l.step[1];
-    if (sy == 1 && sx == 1)
-      for (i = 0; i < l.len; i++) y[i] += x[i];
+    if (sy == 1 && sx == 1) add(l.len, y, x, y);
     else
       for (i = 0; i < l.len; i++) y[i * sy] += x[i * sx];
   } while (ann_loop_next(&l));

@@ -277,6 +277,7 @@ static void grad_walk(ann_Tensor *t, float scale, int fill, double *ss) {
     float *x = base + l.off[0];
     int64_t i, s = l.step[0];
     if (ss) for (i = 0; i < l.len; i++) *ss += (double)x[i * s] * x[i * s];
+    else if (fill && s == 1) memset(x, 0, (size_t)l.len * sizeof(float));
     else if (fill) for (i = 0; i < l.len; i++) x[i * s] = 0.0f;
     else for (i = 0; i < l.len; i++) x[i * s] *= scale;
   } while (ann_loop_next(&l));
