@@ -77,6 +77,7 @@ local function build(model)
   classes()
   if getmetatable(model) ~= fused.Sequential then return nil end
   local p = {ws = {}, bs = {}, acts = {}, slopes = {}}
+  -- "model" stands for the model, the argument of the compiled check
   local guard = {"model", "n", rawget(model, "n")}
   local function holds(t, k, v)
     guard[#guard + 1], guard[#guard + 2], guard[#guard + 3] = t, k, v

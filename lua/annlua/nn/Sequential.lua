@@ -11,7 +11,7 @@ local Sequential = Module:extend("Sequential")
 -- tostring on each forward cost a tenth of a small network's step
 local keys = setmetatable({}, {__index = function(t, i)
   local k = tostring(i)
-  t[i] = k
+  if math.type(i) == "integer" then t[i] = k end
   return k
 end})
 
