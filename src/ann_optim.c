@@ -83,7 +83,6 @@ typedef struct Coef {        /* one step's constants */
   float b1, b2, keep, step, rbc2, eps, alpha;   /* Adam, RMSprop */
 } Coef;
 
-
 typedef void (*KernFn)(float *restrict p, const float *restrict g,
                        float *restrict s1, float *restrict s2,
                        const Coef *c, int64_t n);
