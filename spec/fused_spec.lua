@@ -313,6 +313,30 @@ describe("fused training", function()
     assert(ok, err)
   end)
 
+  it("stops all its threads on an error and changes no weight", function()
+    local saved = ann.get_num_threads()
+    ann.set_num_threads(2)
+    local ok, err = pcall(function()
+      local net = nn.Sequential{nn.Linear(256, 300), nn.ReLU(),
+                                nn.Linear(300, 10)}
+      local opt = ann.optim.SGD(net:parameters(), {lr = 0.1})
+      local tr = assert(fused.trainer(net, nn.CrossEntropyLoss(), opt, 64))
+      local x = ann.randn(200, 256)
+      local t = {}
+      for i = 1, 200 do t[i] = i % 10 + 1 end
+      local y = ann.tensor(t)
+      local w = net:get(1).weight:clone()
+      opt.lr = -1                 -- refused by the step, in every thread
+      fails(function() tr:epoch(x, y) end, "sgd: lr -1 < 0")
+      assert.are.equal(0, (net:get(1).weight - w):abs():max():item())
+      opt.lr = 0.1                -- and the next epoch runs
+      assert(tr:epoch(x, y) > 0)
+      assert((net:get(1).weight - w):abs():max():item() > 0)
+    end)
+    ann.set_num_threads(saved)
+    assert(ok, err)
+  end)
+
   it("learns XOR in storage order", function()
     ann.manual_seed(7)
     local net = nn.Sequential{nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)}
