@@ -40,6 +40,10 @@ void lann_gcaccount(lua_State *L);
 int lann_checkdim(lua_State *L, int arg, const ann_Tensor *t, const char *op);
 /* a shape given as varargs from index i, or as one table at i */
 int lann_checkshape(lua_State *L, int i, int64_t *shape, const char *op);
+/* lnn.c: the number at t[k] of the table at i, def if nil; an optimiser's
+** options table at i -> ann_OptimOpts (PyTorch's defaults where unset) */
+float lann_optfield(lua_State *L, int i, const char *k, float def);
+void lann_checkopts(lua_State *L, int i, ann_OptimOpts *o);
 
 /* each binding file adds its methods to the tensor metatable's method
 ** table (on the stack at -2) and its functions to the module table

@@ -122,14 +122,6 @@ static int m_grad(lua_State *L) {
   return 1;
 }
 
-static float numfield(lua_State *L, int i, const char *k, float def) {
-  float v;
-  lua_getfield(L, i, k);
-  v = lua_isnil(L, -1) ? def : (float)luaL_checknumber(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
 /* a list of tensors (may have false holes) into a[], 2 per layer */
 static ann_Tensor **statelist(lua_State *L, int i, int n) {
   ann_Tensor **a;
@@ -157,24 +149,9 @@ static int m_epoch(lua_State *L) {
   memset(&t, 0, sizeof t);
   t.loss = (ann_MlpLoss)luaL_checkoption(L, 6, NULL, losses);
   t.opt = (ann_MlpOpt)luaL_checkoption(L, 7, NULL, opts);
-  luaL_checktype(L, 8, LUA_TTABLE);
   luaL_argcheck(L, nl >= 1 && nl <= 32, 11, "1 to 32 layers");
-  t.o.lr = numfield(L, 8, "lr", 1e-3f);
-  t.o.momentum = numfield(L, 8, "momentum", 0);
-  t.o.dampening = numfield(L, 8, "dampening", 0);
-  t.o.weight_decay = numfield(L, 8, "weight_decay", 0);
-  t.o.beta1 = numfield(L, 8, "beta1", 0.9f);
-  t.o.beta2 = numfield(L, 8, "beta2", 0.999f);
-  t.o.eps = numfield(L, 8, "eps", 1e-8f);
-  t.o.alpha = numfield(L, 8, "alpha", 0.99f);
-  t.l1 = numfield(L, 8, "l1", 0);
-  lua_getfield(L, 8, "nesterov");
-  t.o.nesterov = lua_toboolean(L, -1);
-  lua_getfield(L, 8, "decoupled");
-  t.o.decoupled = lua_toboolean(L, -1);
-  lua_getfield(L, 8, "step_count");
-  t.o.step = lua_isnil(L, -1) ? 1 : (int64_t)luaL_checkinteger(L, -1);
-  lua_pop(L, 3);
+  lann_checkopts(L, 8, &t.o);
+  t.l1 = lann_optfield(L, 8, "l1", 0);
   step0 = t.o.step;
   t.s1 = statelist(L, 9, nl);
   t.s2 = statelist(L, 10, nl);

@@ -133,7 +133,7 @@ static ann_Tensor **checklist(lua_State *L, int i, int *n, int nil_ok,
   return a;
 }
 
-static float optfield(lua_State *L, int i, const char *k, float def) {
+float lann_optfield(lua_State *L, int i, const char *k, float def) {
   float v;
   lua_getfield(L, i, k);
   v = lua_isnil(L, -1) ? def : (float)luaL_checknumber(L, -1);
@@ -141,18 +141,17 @@ static float optfield(lua_State *L, int i, const char *k, float def) {
   return v;
 }
 
-/* options table at i -> ann_OptimOpts (PyTorch's defaults where unset) */
-static void checkopts(lua_State *L, int i, ann_OptimOpts *o) {
+void lann_checkopts(lua_State *L, int i, ann_OptimOpts *o) {
   luaL_checktype(L, i, LUA_TTABLE);
   memset(o, 0, sizeof *o);
-  o->lr = optfield(L, i, "lr", 1e-3f);
-  o->momentum = optfield(L, i, "momentum", 0);
-  o->dampening = optfield(L, i, "dampening", 0);
-  o->weight_decay = optfield(L, i, "weight_decay", 0);
-  o->beta1 = optfield(L, i, "beta1", 0.9f);
-  o->beta2 = optfield(L, i, "beta2", 0.999f);
-  o->eps = optfield(L, i, "eps", 1e-8f);
-  o->alpha = optfield(L, i, "alpha", 0.99f);
+  o->lr = lann_optfield(L, i, "lr", 1e-3f);
+  o->momentum = lann_optfield(L, i, "momentum", 0);
+  o->dampening = lann_optfield(L, i, "dampening", 0);
+  o->weight_decay = lann_optfield(L, i, "weight_decay", 0);
+  o->beta1 = lann_optfield(L, i, "beta1", 0.9f);
+  o->beta2 = lann_optfield(L, i, "beta2", 0.999f);
+  o->eps = lann_optfield(L, i, "eps", 1e-8f);
+  o->alpha = lann_optfield(L, i, "alpha", 0.99f);
   lua_getfield(L, i, "nesterov");
   o->nesterov = lua_toboolean(L, -1);
   lua_getfield(L, i, "decoupled");
@@ -168,7 +167,7 @@ static int l_sgd_step(lua_State *L) {
   ann_OptimOpts o;
   ann_Tensor **p = checklist(L, 1, &n, 0, "SGD");
   ann_Tensor **b = checklist(L, 2, &nb, 1, "SGD");
-  checkopts(L, 3, &o);
+  lann_checkopts(L, 3, &o);
   if (o.momentum != 0 && nb < n)
     return luaL_error(L, "SGD: %d momentum buffers for %d parameters", nb, n);
   if (ann_sgd_step(n, p, o.momentum != 0 ? b : NULL, &o) != 0)
@@ -183,7 +182,7 @@ static int l_adam_step(lua_State *L) {
   ann_Tensor **p = checklist(L, 1, &n, 0, "Adam");
   ann_Tensor **m = checklist(L, 2, &nm, 0, "Adam");
   ann_Tensor **v = checklist(L, 3, &nv, 0, "Adam");
-  checkopts(L, 4, &o);
+  lann_checkopts(L, 4, &o);
   if (nm < n || nv < n)
     return luaL_error(L, "Adam: state for %d of %d parameters", nm, n);
   if (ann_adam_step(n, p, m, v, &o) != 0) return lann_error(L);
@@ -197,7 +196,7 @@ static int l_rmsprop_step(lua_State *L) {
   ann_Tensor **p = checklist(L, 1, &n, 0, "RMSprop");
   ann_Tensor **s = checklist(L, 2, &ns, 0, "RMSprop");
   ann_Tensor **b = checklist(L, 3, &nb, 1, "RMSprop");
-  checkopts(L, 4, &o);
+  lann_checkopts(L, 4, &o);
   if (ns < n || (o.momentum != 0 && nb < n))
     return luaL_error(L, "RMSprop: state for %d of %d parameters", ns, n);
   if (ann_rmsprop_step(n, p, s, o.momentum != 0 ? b : NULL, &o) != 0)
