@@ -7,14 +7,7 @@ local ann = require("annlua")
 local nn = ann.nn
 local fused = require("annlua.fused")
 
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({...}) do
-    assert(err:find(part, 1, true), ("error %q lacks %q"):format(err, part))
-  end
-end
+local fails = require("helpers").fails
 
 local function near(want, got, tol)
   tol = tol or 1e-5
