@@ -187,29 +187,31 @@ local function boundary_text(model, train, test, opts)
   local rows = color and cols or cols // 2     -- pixels: square cells
   local grid = plot.grid(model, {features = opts.features, cols = cols,
                                  rows = rows, domain = opts.domain})
-  -- the cell of each point: column, row (1-based)
-  local function cell(p)
-    local c = math.floor((p[1] - lo) / (hi - lo) * cols) + 1
-    local r = math.floor((hi - p[2]) / (hi - lo) * rows) + 1
-    if c >= 1 and c <= cols and r >= 1 and r <= rows then return c, r end
+  -- mark(column, row, label, test) for each point that falls in a cell
+  -- (1-based), train points first
+  local function each_point(mark)
+    for k, ds in ipairs{train or false, test or false} do
+      if ds then
+        local xs, ys = point_list(ds)
+        for i, p in ipairs(xs) do
+          local c = math.floor((p[1] - lo) / (hi - lo) * cols) + 1
+          local r = math.floor((hi - p[2]) / (hi - lo) * rows) + 1
+          if c >= 1 and c <= cols and r >= 1 and r <= rows then
+            mark(c, r, ys[i], k == 2)
+          end
+        end
+      end
+    end
   end
   if color then
     local img = core.image(cols, rows)
     img:heatmap(grid, -1, 1, plot.FADE, plot.SHADES)
     -- one pixel a point: the label's colour, darker for test points
-    for k, ds in ipairs{train or false, test or false} do
-      if ds then
-        local xs, ys = point_list(ds)
-        for i, p in ipairs(xs) do
-          local c, r = cell(p)
-          if c then
-            local colour = core.colour(ys[i], -1, 1)
-            if k == 2 then colour = core.mix(colour, plot.BLACK, 0.4) end
-            img:rect(c, r, 1, 1, colour)
-          end
-        end
-      end
-    end
+    each_point(function(c, r, y, is_test)
+      local colour = core.colour(y, -1, 1)
+      if is_test then colour = core.mix(colour, plot.BLACK, 0.4) end
+      img:rect(c, r, 1, 1, colour)
+    end)
     return plot.half_blocks(img)
   end
   local g = grid:totable()
@@ -218,18 +220,10 @@ local function boundary_text(model, train, test, opts)
     chars[r] = {}
     for c = 1, cols do chars[r][c] = g[r][c] >= 0 and "+" or "-" end
   end
-  for k, ds in ipairs{train or false, test or false} do
-    if ds then
-      local xs, ys = point_list(ds)
-      for i, p in ipairs(xs) do
-        local c, r = cell(p)
-        if c then
-          local pos = ys[i] >= 0
-          chars[r][c] = k == 1 and (pos and "o" or "x") or (pos and "O" or "X")
-        end
-      end
-    end
-  end
+  each_point(function(c, r, y, is_test)
+    local pos = y >= 0
+    chars[r][c] = is_test and (pos and "O" or "X") or (pos and "o" or "x")
+  end)
   for r = 1, rows do chars[r] = table.concat(chars[r]) end
   return table.concat(chars, "\n") .. "\n"
 end
