@@ -34,6 +34,17 @@ static int test_passed, test_failed;
             __FILE__, __LINE__, (part), ann_error()); } \
 } while (0)
 
+/* up to cap bytes of the file at path into buf; how many (0 if absent) */
+static inline size_t test_slurp(const char *path, unsigned char *buf,
+                                size_t cap) {
+  FILE *f = fopen(path, "rb");
+  size_t n;
+  if (f == NULL) return 0;
+  n = fread(buf, 1, cap, f);
+  fclose(f);
+  return n;
+}
+
 static int test_report(void) {
   printf("%d passed, %d failed\n", test_passed, test_failed);
   return test_failed != 0;

@@ -49,15 +49,6 @@ static void put_file(const char *p, const unsigned char *b, size_t n) {
   fclose(f);
 }
 
-static size_t get_file(const char *p, unsigned char *b, size_t cap) {
-  FILE *f = fopen(p, "rb");
-  size_t n;
-  if (f == NULL) return 0;
-  n = fread(b, 1, cap, f);
-  fclose(f);
-  return n;
-}
-
 /* opening must fail with an error containing part */
 static void check_bad(const unsigned char *b, size_t n, const char *part) {
   ann_Reader r;
@@ -95,7 +86,7 @@ static void test_layout(void) {
     n += le(body + n, u, 4);
   }
   wn = wrap(want, body, n, 1);
-  gn = get_file(path, got, sizeof got);
+  gn = test_slurp(path, got, sizeof got);
   CHECK(gn == wn && wn == 20 + 43 + 12);
   CHECK(memcmp(got, want, wn) == 0);
   /* 1.0f is 00 00 80 3F in the file */
@@ -244,16 +235,16 @@ static void test_atomic(void) {
   CHECK(stat(tmp, &st) == 0);
   ann_writer_abort(w);
   CHECK(stat(tmp, &st) != 0);
-  CHECK(get_file(path, b, sizeof b) == n && memcmp(b, old, n) == 0);
+  CHECK(test_slurp(path, b, sizeof b) == n && memcmp(b, old, n) == 0);
   /* a stale temp file of our pid is stepped around, not clobbered */
   put_file(tmp, (const unsigned char *)"stale", 5);
   w = ann_writer_open(path);
   ann_writer_bytes(w, "new", 3);
   CHECK(ann_writer_commit(w) == 0);
-  CHECK(get_file(tmp, b, sizeof b) == 5);
+  CHECK(test_slurp(tmp, b, sizeof b) == 5);
   unlink(tmp);
   n = wrap(old, (const unsigned char *)"new", 3, 1);
-  CHECK(get_file(path, b, sizeof b) == n && memcmp(b, old, n) == 0);
+  CHECK(test_slurp(path, b, sizeof b) == n && memcmp(b, old, n) == 0);
   CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
   CHECK_ERR(ann_writer_open("/nonexistent/dir/m.ann"), "No such file");
   CHECK_ERR(ann_writer_open(""), "empty file name");

@@ -48,15 +48,6 @@ static const char *putgz(const char *name, const void *data, size_t n) {
   return path;
 }
 
-static size_t slurp(const char *path, unsigned char *buf, size_t size) {
-  FILE *f = fopen(path, "rb");
-  size_t n;
-  if (f == NULL) return 0;
-  n = fread(buf, 1, size, f);
-  fclose(f);
-  return n;
-}
-
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -318,7 +309,7 @@ static void test_csv_gzip(void) {
   CHECK(holds(c.y, 1, S(3), V(1, 2, 1)));
   ann_csv_free(&c);
   /* a cut gzip stream is an error, not a shorter file */
-  n = slurp(tmp("g.csv.gz"), buf, sizeof buf);
+  n = test_slurp(tmp("g.csv.gz"), buf, sizeof buf);
   CHECK(n > 20);
   CHECK_ERR(csv(put("cut.csv.gz", buf, n - 4), &o, &c),
             "compressed data ends early");
@@ -474,7 +465,7 @@ static void test_idx_bad(void) {
   /* gzip streams cut in the data and in the trailer (CRC, length) */
   b[3] = 3; b[4] = b[5] = b[6] = 0; b[7] = 2;
   b[8] = b[9] = b[10] = 0; b[11] = 2; b[12] = b[13] = b[14] = 0; b[15] = 2;
-  n = slurp(putgz("z.idx.gz", b, good), gz, sizeof gz);
+  n = test_slurp(putgz("z.idx.gz", b, good), gz, sizeof gz);
   t = ann_idx_read(tmp("z.idx.gz"));
   CHECK(holds(t, 3, S(2, 2, 2), V(1, 2, 3, 4, 5, 6, 7, 8)));
   ann_release(t);
@@ -723,7 +714,7 @@ static void test_npy_write(void) {
     const char *path = tmp("w.npy");
     for (i = 0; i < m; i++) ann_data(t)[i] = (float)(i * 0.5 - 3);
     CHECK(ann_npy_save(t, path) == 0);
-    n = slurp(path, b, sizeof b);
+    n = test_slurp(path, b, sizeof b);
     hl = b[8] | (size_t)b[9] << 8;
     snprintf(want, sizeof want, "{'descr': '<f4', 'fortran_order': False, "
              "'shape': %s, }", texts[k]);
@@ -817,7 +808,7 @@ static void test_damaged(void) {
   CHECK(survives(1, b, n));
   CHECK(survives(1, b, 60));          /* mutants of the header alone */
   CHECK(survives(3, idx, sizeof idx));
-  m = slurp(putgz("fzsrc.gz", idx, sizeof idx), gz, sizeof gz);
+  m = test_slurp(putgz("fzsrc.gz", idx, sizeof idx), gz, sizeof gz);
   CHECK(survives(2, gz, m));          /* damaged gzip streams */
 }
 
