@@ -55,14 +55,91 @@ const char *ann_error(void);                 /* message of the last error */
 int ann_seterror(const char *fmt, ...);      /* sets it; returns -1 */
 char *ann_shapestr(const ann_Tensor *t, char *buf, size_t size); /* "[3,4]" */
 
-/* Storage allocator, same contract as lua_Alloc (nsize 0 frees).  The core
-** aligns what it gets.  Default: malloc/free. */
+/* Allocator, same contract as lua_Alloc (nsize 0 frees).  The core
+** aligns what it gets.  Default: malloc/free.  ann_setallocf sets the
+** default context's (its cached storage is freed first); a context made
+** by ann_ctx_new has its own (ann_CtxOpts.alloc). */
 typedef void *(*ann_Alloc)(void *ud, void *ptr, size_t osize, size_t nsize);
 void ann_setallocf(ann_Alloc f, void *ud);
 /* Bytes of storage allocated since start (only grows); bindings use it to
 ** tell their garbage collector about tensor memory. */
 uint64_t ann_allocated(void);
 int64_t ann_live_bytes(void);                /* storage bytes alive now */
+
+/* ---- contexts (ann_ctx.c) -------------------------------------------------
+** A context is what a host gives one user of the core (a Lua state, a
+** plugin, a thread): where its memory comes from and how much it may hold,
+** a cancel callback, a file policy, where output goes, its random
+** generator and its grad mode.  Each thread has a current context; a
+** thread that never called ann_ctx_use has the process's default one
+** (malloc, no limit, all files, stdout; its grad mode is per thread, as in
+** PyTorch, and its random stream is shared by the threads that use it).
+**
+** Every allocation of the core (tensor storage and headers, autograd
+** nodes, reader buffers, scratch) is made from the current context and
+** counted there, with a small header per block saying whose it is, so a
+** block is freed back into its own context whatever is current then.
+** ann_allocated(), ann_live_bytes() and the storage cache are the current
+** context's.  A block that would take the context past mem_limit first
+** empties the context's storage cache, then fails with "not enough memory
+** (limit N bytes)"; the operation returns NULL or -1 with that message.
+**
+** cancel is polled (ann_poll) from the thread that made the call, between
+** bounded pieces of work: gemm panels (a product is cut into panels only
+** when there is a cancel callback), the fused epoch's batches, backward's
+** nodes, file chunks.  Nonzero stops the operation with the error
+** "op: cancelled by the host"; the tensors given to it stay valid (an
+** in-place update may be partly done, as with any error).
+**
+** files: ANN_FILES_ALL, the paths are opened as given; ANN_FILES_NONE,
+** every path is refused with "path: file access is disabled by the host"
+** before any system call on it; ANN_FILES_IO, every file is opened through
+** io: a file read is read whole through io.read (and inflated in memory
+** when it is gzip), a file written goes through io.write as it is made.
+** Writes with ANN_FILES_ALL go to a temporary file renamed over the path;
+** with ANN_FILES_IO the host's open(path, "wb") decides what a partial
+** write leaves (to replace a file atomically, write elsewhere and rename
+** in close).  Error messages never quote the content of a file the host
+** refused or that failed to open.
+**
+** A context may be current in several threads at once (its counters are
+** atomic); its random generator is not locked: draw from one thread.
+** ann_ctx_free may be called while blocks of the context are still alive
+** (cached blocks are freed then): the context goes when the last does. */
+typedef struct ann_Ctx ann_Ctx;
+typedef struct ann_Io {              /* host-supplied file access */
+  void *(*open)(void *ud, const char *path, const char *mode); /* "rb" or "wb"; NULL: refused */
+  size_t (*read)(void *ud, void *f, void *buf, size_t n);      /* bytes read, 0 at end */
+  size_t (*write)(void *ud, void *f, const void *buf, size_t n);
+  int (*close)(void *ud, void *f);                              /* 0 ok, -1 error */
+  void *ud;
+} ann_Io;
+enum { ANN_FILES_ALL = 0, ANN_FILES_NONE = 1, ANN_FILES_IO = 2 };
+typedef struct ann_CtxOpts {
+  ann_Alloc alloc; void *alloc_ud;   /* where the context's memory comes from; NULL: malloc */
+  size_t mem_limit;                  /* bytes held at once by the context; 0: no limit */
+  int (*cancel)(void *ud); void *cancel_ud;  /* polled in long operations; nonzero stops */
+  int files; ann_Io io;              /* ANN_FILES_*; io used with ANN_FILES_IO */
+  void (*output)(void *ud, const char *s, size_t n); void *output_ud; /* NULL: stdout */
+} ann_CtxOpts;
+void ann_ctx_defaults(ann_CtxOpts *o);
+ann_Ctx *ann_ctx_new(const ann_CtxOpts *o);     /* NULL + ann_error() on failure */
+void ann_ctx_free(ann_Ctx *c);                   /* when nothing of it is alive */
+ann_Ctx *ann_ctx_use(ann_Ctx *c);                /* current in this thread; returns the previous; NULL: the default */
+ann_Ctx *ann_ctx_current(void);                  /* never NULL */
+int ann_poll(const char *op);                    /* 0, or -1 and "op: cancelled by the host" */
+/* bytes the context holds now: its blocks (cached ones too) and what the
+** host added with ann_ctx_account */
+size_t ann_ctx_held(const ann_Ctx *c);
+/* counts delta bytes of the host's own (a Lua state's heap) against c's
+** limit: a growth that would pass it empties c's storage cache, then is
+** refused (-1, "not enough memory (limit N bytes)"); shrinking never fails */
+int ann_ctx_account(ann_Ctx *c, int64_t delta);
+/* frees the storage cached by c (NULL: the current context) */
+void ann_ctx_trim(ann_Ctx *c);
+/* writes n bytes through the current context's output (stdout by default,
+** flushed); 0 or -1 */
+int ann_write(const char *s, size_t n);
 
 /* ---- life cycle -------------------------------------------------------- */
 ann_Tensor *ann_retain(ann_Tensor *t);       /* refs++, returns t */

@@ -64,9 +64,9 @@ ann_Node *ann_ag_attach(ann_Tensor *out, const char *name, ann_BackwardFn bw,
     ann_release(out);
     return NULL;
   }
-  nd = calloc(1, sizeof *nd + (size_t)n * sizeof(ann_Tensor *));
+  nd = ann_calloc(1, sizeof *nd + (size_t)n * sizeof(ann_Tensor *));
   if (nd == NULL) {
-    ann_seterror("%s: out of memory recording the graph", name);
+    ann_nomem(name);
     ann_release(out);
     return NULL;
   }
@@ -108,9 +108,9 @@ static void drain(void) {
   while (pend.n > 0) {
     ann_Node *nd = pend.v[--pend.n];
     node_clear(nd);
-    free(nd);
+    ann_free(nd);
   }
-  free(pend.v);
+  ann_free(pend.v);
   pend.v = NULL;
   pend.cap = 0;
   pend.active = 0;
@@ -119,7 +119,7 @@ static void drain(void) {
 static int push_pending(ann_Node *nd) {
   if (pend.n == pend.cap) {
     size_t cap = pend.cap ? 2 * pend.cap : 64;
-    ann_Node **v = realloc(pend.v, cap * sizeof *v);
+    ann_Node **v = ann_realloc(pend.v, cap * sizeof *v);
     if (v == NULL) return -1;
     pend.v = v;
     pend.cap = cap;
@@ -132,12 +132,12 @@ void ann_node_free(ann_Node *nd) {
   if (pend.active) {
     if (push_pending(nd) == 0) return;
     node_clear(nd);            /* out of memory: recurse instead */
-    free(nd);
+    ann_free(nd);
     return;
   }
   pend.active = 1;
   node_clear(nd);
-  free(nd);
+  ann_free(nd);
   drain();
 }
 
@@ -311,14 +311,14 @@ static int visit(Walk *w, ann_Tensor *t) {
   size_t i;
   if (2 * (w->nset + 1) > w->cset) {    /* grow, keep load under 1/2 */
     size_t c = w->cset ? 2 * w->cset : 256, k;
-    ann_Tensor **s = calloc(c, sizeof *s);
+    ann_Tensor **s = ann_calloc(c, sizeof *s);
     if (s == NULL) return -1;
     for (k = 0; k < w->cset; k++)
       if (w->set[k]) {
         for (i = hashp(w->set[k], c - 1); s[i]; i = (i + 1) & (c - 1)) ;
         s[i] = w->set[k];
       }
-    free(w->set);
+    ann_free(w->set);
     w->set = s;
     w->cset = c;
   }
@@ -334,7 +334,7 @@ static int grow(void **v, size_t *cap, size_t need, size_t size) {
   size_t c;
   if (need <= *cap) return 0;
   c = *cap ? 2 * *cap : 64;
-  if ((p = realloc(*v, c * size)) == NULL) return -1;
+  if ((p = ann_realloc(*v, c * size)) == NULL) return -1;
   *v = p;
   *cap = c;
   return 0;
@@ -352,7 +352,7 @@ static int freed_error(const ann_Tensor *t) {
 ** every tensor after the ones it was computed from */
 static int topo(Walk *w, ann_Tensor *root) {
   if (visit(w, root) < 0 || grow((void **)&w->stack, &w->cs, 1, sizeof(Frame)))
-    return ann_seterror("backward: out of memory");
+    return ann_nomem("backward");
   w->stack[w->ns].t = root; w->stack[w->ns].i = 0; w->ns++;
   while (w->ns > 0) {
     Frame *f = &w->stack[w->ns - 1];
@@ -362,14 +362,14 @@ static int topo(Walk *w, ann_Tensor *root) {
       ann_Tensor *c = nd->inputs[f->i++];
       int r;
       if (c == NULL || c->node == NULL || !c->requires_grad) continue;
-      if ((r = visit(w, c)) < 0) return ann_seterror("backward: out of memory");
+      if ((r = visit(w, c)) < 0) return ann_nomem("backward");
       if (r == 0) continue;
       if (grow((void **)&w->stack, &w->cs, w->ns + 1, sizeof(Frame)))
-        return ann_seterror("backward: out of memory");
+        return ann_nomem("backward");
       w->stack[w->ns].t = c; w->stack[w->ns].i = 0; w->ns++;
     } else {
       if (grow((void **)&w->order, &w->co, w->no + 1, sizeof(ann_Tensor *)))
-        return ann_seterror("backward: out of memory");
+        return ann_nomem("backward");
       w->order[w->no++] = ann_retain(f->t);
       w->ns--;
     }
@@ -420,6 +420,6 @@ int ann_backward(ann_Tensor *root, const ann_Tensor *grad) {
   }
 done:
   for (k = 0; k < w.no; k++) ann_release(w.order[k]);
-  free(w.order); free(w.stack); free(w.set);
+  ann_free(w.order); ann_free(w.stack); ann_free(w.set);
   return st;
 }

@@ -220,8 +220,8 @@ static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
   int64_t i, p, q, j0, p0;
   scale(m, n, beta, C, ldc);
   if (alpha == 0.0f || k == 0) return 0;
-  if (tb && (buf = malloc(sizeof(float) * KC * NC)) == NULL)
-    return ann_seterror("gemm: out of memory");
+  if (tb && (buf = ann_malloc(sizeof(float) * KC * NC)) == NULL)
+    return ann_nomem("gemm");
   for (j0 = 0; j0 < n; j0 += NC) {
     int64_t nc = n - j0 < NC ? n - j0 : NC;
     for (p0 = 0; p0 < k; p0 += KC) {
@@ -244,7 +244,7 @@ static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
       }
     }
   }
-  free(buf);
+  ann_free(buf);
   return 0;
 }
 

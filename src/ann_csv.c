@@ -1,7 +1,6 @@
 /*
-** ann_csv.c: the CSV reader, and the whole-file reader that the file
-** formats share.  The file is read into one buffer (gzip undone by zlib,
-** which passes plain files through) and parsed in place: cells are cut by
+** ann_csv.c: the CSV reader.  The file is read into one buffer
+** (ann_file_slurp: gzip undone in memory) and parsed in place: cells are cut by
 ** writing NULs into the buffer, quoted cells are unescaped where they lie,
 ** and numbers go through strtod straight from the buffer, so no cell costs
 ** an allocation.
@@ -14,78 +13,6 @@
 #include <zlib.h>
 
 #include "ann_impl.h"
-
-/* ---- whole files -------------------------------------------------------- */
-
-/* zlib prefixes its messages with the path; drop it, we add our own */
-const char *ann_gzmsg(gzFile f, const char *path, int *err) {
-  const char *m = gzerror(f, err);
-  size_t n = strlen(path);
-  if (*err == Z_ERRNO) return strerror(errno);
-  if (strncmp(m, path, n) == 0 && m[n] == ':') m += n + 1 + (m[n + 1] == ' ');
-  return m;
-}
-
-gzFile ann_gzopen(const char *path) {
-  gzFile f;
-  errno = 0;
-  if ((f = gzopen(path, "rb")) == NULL)
-    return ann_seterror("%s: cannot open file: %s", path,
-                        errno ? strerror(errno) : "out of memory"), NULL;
-  gzbuffer(f, 1 << 17);
-  return f;
-}
-
-int ann_readfile(const char *path, char **buf, size_t *len) {
-  size_t cap = 0, have = 0;
-  char *b = NULL;
-  const char *m;
-  int err;
-  gzFile f = ann_gzopen(path);
-  if (f == NULL) return -1;
-  for (;;) {
-    size_t want;
-    int r;
-    if (cap - have < 2) {        /* grow with what was read: never trust */
-      size_t ncap = cap ? cap * 2 : (size_t)1 << 16;   /* a header's size */
-      char *nb = ncap > cap ? realloc(b, ncap) : NULL;
-      if (nb == NULL) {
-        ann_seterror("%s: out of memory reading %zu bytes", path, have);
-        goto fail;
-      }
-      b = nb; cap = ncap;
-    }
-    want = cap - have - 1;       /* one byte kept for the closing NUL */
-    r = gzread(f, b + have, (unsigned)(want > 1u << 30 ? 1u << 30 : want));
-    if (r < 0) {
-      m = ann_gzmsg(f, path, &err);
-      ann_seterror("%s: read error: %s", path, m);
-      goto fail;
-    }
-    if (r == 0) break;
-    have += (size_t)r;
-  }
-  /* zlib reports a cut gzip stream only here, not as a read error */
-  m = ann_gzmsg(f, path, &err);
-  if (err == Z_BUF_ERROR) {
-    ann_seterror("%s: byte %zu: compressed data ends early (file truncated)",
-                 path, have);
-    goto fail;
-  }
-  if (err != Z_OK) {
-    ann_seterror("%s: read error: %s", path, m);
-    goto fail;
-  }
-  gzclose(f);
-  b[have] = '\0';
-  *buf = b;
-  *len = have;
-  return 0;
-fail:
-  free(b);
-  gzclose(f);
-  return -1;
-}
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -153,7 +80,7 @@ static int read_record(Csv *c) {
     long line0 = c->line;
     if (c->ncells == c->cellcap) {
       int ncap = c->cellcap ? c->cellcap * 2 : 64;
-      Cell *nc = ncap > c->cellcap ? realloc(c->cells, ncap * sizeof *nc)
+      Cell *nc = ncap > c->cellcap ? ann_realloc(c->cells, ncap * sizeof *nc)
                                    : NULL;
       if (nc == NULL)
         return ann_seterror("%s:%ld: out of memory (%d fields)", c->path,
@@ -238,11 +165,11 @@ static int same(const Key *a, const Key *b, int numeric) {
 ** all are finite numbers, else bytewise; names and values into out */
 static int make_classes(const char *path, char **labs, size_t n, float *y,
                         ann_Csv *out) {
-  Key *k = malloc((n ? n : 1) * sizeof *k);
+  Key *k = ann_malloc((n ? n : 1) * sizeof *k);
   size_t i, nk = 0, bytes = 0;
   int numeric = 1;
   char *text;
-  if (k == NULL) return ann_seterror("%s: out of memory", path);
+  if (k == NULL) return ann_nomem(path);
   for (i = 0; i < n; i++) {
     k[i].s = labs[i];
     k[i].row = i;
@@ -258,15 +185,15 @@ static int make_classes(const char *path, char **labs, size_t n, float *y,
     y[k[i].row] = (float)nk;
   }
   if (nk > (1u << 24)) {
-    free(k);
+    ann_free(k);
     return ann_seterror("%s: %zu classes (at most 2^24)", path, nk);
   }
   /* one block: the pointers, then the texts */
-  out->names = malloc(nk * sizeof(char *) + bytes + 1);
-  out->values = numeric ? malloc((nk ? nk : 1) * sizeof(double)) : NULL;
+  out->names = ann_malloc(nk * sizeof(char *) + bytes + 1);
+  out->values = numeric ? ann_malloc((nk ? nk : 1) * sizeof(double)) : NULL;
   if (out->names == NULL || (numeric && out->values == NULL)) {
-    free(k);
-    return ann_seterror("%s: out of memory", path);
+    ann_free(k);
+    return ann_nomem(path);
   }
   text = (char *)(out->names + nk);
   for (i = 0, nk = 0; i < n; i++)
@@ -280,7 +207,7 @@ static int make_classes(const char *path, char **labs, size_t n, float *y,
     }
   out->nclasses = (int)nk;
   out->numeric = numeric;
-  free(k);
+  ann_free(k);
   return 0;
 }
 
@@ -298,8 +225,8 @@ void ann_csv_free(ann_Csv *c) {
   if (c == NULL) return;
   ann_release(c->x);
   ann_release(c->y);
-  free(c->values);
-  free(c->names);
+  ann_free(c->values);
+  ann_free(c->names);
   memset(c, 0, sizeof *c);
 }
 
@@ -352,18 +279,18 @@ static int grow_rows(Rows *r, int nf, int classes, const char *path) {
   void *p;
   if (ncap > SIZE_MAX / sizeof(float) / w)
     return ann_seterror("%s: too many rows", path);
-  if ((p = realloc(r->x, ncap * w * sizeof(float))) == NULL) goto nomem;
+  if ((p = ann_realloc(r->x, ncap * w * sizeof(float))) == NULL) goto nomem;
   r->x = p;
-  if ((p = realloc(r->y, ncap * sizeof(float))) == NULL) goto nomem;
+  if ((p = ann_realloc(r->y, ncap * sizeof(float))) == NULL) goto nomem;
   r->y = p;
   if (classes) {
-    if ((p = realloc(r->lab, ncap * sizeof(char *))) == NULL) goto nomem;
+    if ((p = ann_realloc(r->lab, ncap * sizeof(char *))) == NULL) goto nomem;
     r->lab = p;
   }
   r->cap = ncap;
   return 0;
 nomem:
-  return ann_seterror("%s: out of memory after %zu rows", path, r->n);
+  return ann_nomem(path);
 }
 
 /* one record into the rows */
@@ -407,7 +334,7 @@ int ann_csv_read(const char *path, const ann_CsvOpts *opts, ann_Csv *out) {
   if (o.header < -1 || o.header > 1)
     return ann_seterror("csv_read: %s: header = %d (1, 0 or -1)", path,
                         o.header);
-  if (ann_readfile(path, &buf, &len) < 0) return -1;
+  if (ann_file_slurp(path, 1, 0, &buf, &len) < 0) return -1;
   memset(&c, 0, sizeof c);
   memset(&rows, 0, sizeof rows);
   c.path = path;
@@ -451,10 +378,10 @@ int ann_csv_read(const char *path, const ann_CsvOpts *opts, ann_Csv *out) {
   st = 0;
 done:
   if (st < 0) ann_csv_free(out);
-  free(rows.x);
-  free(rows.y);
-  free(rows.lab);
-  free(c.cells);
-  free(buf);
+  ann_free(rows.x);
+  ann_free(rows.y);
+  ann_free(rows.lab);
+  ann_free(c.cells);
+  ann_free(buf);
   return st;
 }

@@ -4,6 +4,9 @@
 #ifndef ann_impl_h
 #define ann_impl_h
 
+#include <stdatomic.h>
+#include <stdio.h>
+
 #include "ann.h"
 
 #define ANN_ALIGN 64
@@ -20,6 +23,69 @@
 #define ANN_CLONES
 #endif
 
+/* ---- contexts (ann_ctx.c) --------------------------------------------
+** The storage cache of ann_tensor.c, one per context: blocks kept by exact
+** size (large ones, the most recent first; small ones in a list per size)
+** and tensor headers.  Cached blocks are held by the context and count
+** against its limit. */
+#define ANN_CACHE_N 32
+#define ANN_HEADERS_N 256
+#define ANN_SMALL_N 256
+typedef struct ann_Cache {
+  ann_Storage *blk[ANN_CACHE_N];   /* oldest first */
+  int n, nh;
+  size_t bytes;
+  ann_Tensor *hdr[ANN_HEADERS_N];
+  void *bin[ANN_SMALL_N + 1];      /* small blocks by floats */
+  size_t smallbytes;
+  atomic_flag lock;
+} ann_Cache;
+
+struct ann_Ctx {
+  ann_CtxOpts o;
+  _Atomic int64_t held;        /* bytes: live and cached blocks, host's */
+  _Atomic int64_t refs;        /* the owner's and one per block alive */
+  _Atomic uint64_t allocated;  /* storage bytes handed out, only grows */
+  _Atomic int64_t live;        /* storage bytes in tensors now */
+  int isdefault;
+  int grad_off;                /* grad mode (the default context's is per thread) */
+  int seeded;
+  uint64_t rng[4];             /* ann_rand.c */
+  ann_Cache cache;             /* ann_tensor.c */
+};
+
+/* the current context (the default one when none was set) */
+extern _Thread_local ann_Ctx *ann_cur;
+extern ann_Ctx ann_default_ctx;
+static inline ann_Ctx *ann_ctx(void) {
+  return ann_cur ? ann_cur : &ann_default_ctx;
+}
+/* the core's malloc/calloc/realloc/free: from the current context, with
+** a header naming it; on failure NULL and "not enough memory ..." */
+void *ann_malloc(size_t n);
+void *ann_calloc(size_t n, size_t size);
+void *ann_realloc(void *p, size_t n);
+void ann_free(void *p);
+ann_Ctx *ann_block_ctx(const void *p);      /* the context p was made in */
+/* sets "op: <the allocation's message>" and returns -1 */
+int ann_nomem(const char *op);
+/* ann_tensor.c: frees c's cached storage and headers */
+void ann_cache_flush(ann_Ctx *c);
+
+/* ---- files through the context (ann_ctx.c) ----------------------------
+** ann_file_check: -1 and "path: file access is disabled by the host" under
+** ANN_FILES_NONE, else 0.  ann_file_slurp: the whole file (at most max
+** bytes when max > 0) in *buf from the current context, a NUL after the
+** *len bytes, inflated when gz is set and it starts as gzip; through the
+** host's io under ANN_FILES_IO; polls between chunks; errors name the
+** path, never the content.  ann_file_wopen (ANN_FILES_IO only): a stdio
+** stream writing through io.write, closed by fclose through io.close. */
+int ann_file_check(const char *path);
+int ann_file_io(void);
+int ann_file_slurp(const char *path, int gz, size_t max, char **buf,
+                   size_t *len);
+FILE *ann_file_wopen(const char *path);
+
 /* a new tensor header with fresh contiguous storage (ann_tensor.c) */
 ann_Tensor *ann_new(int ndim, const int64_t *shape);
 /* a new header viewing t's storage (refs taken), shape/stride copied */
@@ -34,14 +100,6 @@ int ann_checkwritable(const char *op, const ann_Tensor *t);
 ** dims past ndim are cleared (ann_view.c) */
 ann_Tensor *ann_restride(const ann_Tensor *t, int64_t offset, int ndim,
                          const int64_t *shape, const int64_t *stride);
-/* reads a whole file, raw or gzip, into *buf (malloc'd, with a NUL after
-** the *len bytes); 0, or -1 and an error naming the file (ann_csv.c) */
-int ann_readfile(const char *path, char **buf, size_t *len);
-/* zlib helpers for the file readers (ann_csv.c): a file opened for gzread
-** (plain files pass through), or NULL and "path: cannot open file: ...";
-** zlib's last message on f without the path it puts in front */
-struct gzFile_s *ann_gzopen(const char *path);
-const char *ann_gzmsg(struct gzFile_s *f, const char *path, int *err);
 /* ---- autograd internals (ann_autograd.c), shared by ann_grad_*.c ----- */
 /* frees a tensor's graph node; long chains are freed without deep recursion */
 void ann_node_free(struct ann_Node *n);

@@ -25,7 +25,8 @@
 
 /* the buffers the passes work in, allocated once and grown as needed */
 typedef struct Lane {
-  float *mem;                 /* one block for all buffers */
+  void *raw;                  /* the block (from the context) */
+  float *mem;                 /* ... aligned: all buffers */
   int64_t cap;                /* rows they hold */
   float *x, *t;               /* gathered batch: inputs, targets */
   float *a[MAXL];             /* activations of each layer */
@@ -79,8 +80,8 @@ ann_Mlp *ann_mlp_new(int n, ann_Tensor *const *w, ann_Tensor *const *b,
   if (n < 1 || n > MAXL || w == NULL || act == NULL)
     return ann_seterror("mlp: %d layers (1 to %d, with weights and "
                         "activations)", n, MAXL), NULL;
-  if ((m = calloc(1, sizeof *m)) == NULL)
-    return ann_seterror("mlp: out of memory"), NULL;
+  if ((m = ann_calloc(1, sizeof *m)) == NULL)
+    return ann_nomem("mlp"), NULL;
   m->width[0] = w[0] ? w[0]->shape[w[0]->ndim > 1] : 0;
   for (l = 0; l < n; l++) {
     float s = slope ? slope[l] : 0.0f;
@@ -105,8 +106,8 @@ void ann_mlp_free(ann_Mlp *m) {
   int l;
   if (m == NULL) return;
   for (l = 0; l < m->n; l++) { ann_release(m->w[l]); ann_release(m->b[l]); }
-  free(m->lane.mem);
-  free(m);
+  ann_free(m->lane.raw);
+  ann_free(m);
 }
 
 /* floats for a buffer of `rows` rows of width w, whole cache lines */
@@ -118,6 +119,7 @@ static int64_t span(int64_t rows, int64_t w) {
 static int reserve(ann_Mlp *m, Lane *L, int64_t rows) {
   int64_t total, off = 0;
   float *mem;
+  void *raw;
   int l;
   if (rows <= L->cap) return 0;
   if (rows > INT64_MAX / 64 / (m->maxw * (m->n + 4)))
@@ -125,10 +127,12 @@ static int reserve(ann_Mlp *m, Lane *L, int64_t rows) {
   total = span(rows, m->width[0]) + span(rows, m->width[m->n])
           + 2 * span(rows, m->maxw);
   for (l = 1; l <= m->n; l++) total += span(rows, m->width[l]);
-  if ((mem = aligned_alloc(ANN_ALIGN, (size_t)total * sizeof(float))) == NULL)
-    return ann_seterror("mlp: out of memory for %lld rows", (long long)rows);
-  free(L->mem);
-  L->mem = mem; L->cap = rows;
+  if ((raw = ann_malloc((size_t)total * sizeof(float) + ANN_ALIGN)) == NULL)
+    return ann_nomem("mlp");
+  mem = (float *)(((uintptr_t)raw + ANN_ALIGN - 1)
+                  & ~(uintptr_t)(ANN_ALIGN - 1));
+  ann_free(L->raw);
+  L->raw = raw; L->mem = mem; L->cap = rows;
 #define TAKE(p, w) (p = mem + off, off += span(rows, w))
   TAKE(L->x, m->width[0]);
   TAKE(L->t, m->width[m->n]);

@@ -364,16 +364,16 @@ static ann_Tensor *softmax(const char *op, const ann_Tensor *a, int d,
   if (inner == 1)
     for (o = 0; o < outer; o++) softmax_line(ann_data(y) + o * n, n, logsm);
   else {
-    float *m = malloc((size_t)inner * 2 * sizeof(float));
-    double *s = malloc((size_t)inner * sizeof(double));
+    float *m = ann_malloc((size_t)inner * 2 * sizeof(float));
+    double *s = ann_malloc((size_t)inner * sizeof(double));
     if (m == NULL || s == NULL) {
-      free(m); free(s); ann_release(y);
-      return ann_seterror("%s: out of memory", op), NULL;
+      ann_free(m); ann_free(s); ann_release(y);
+      return ann_nomem(op), NULL;
     }
     for (o = 0; o < outer; o++)
       softmax_plane(ann_data(y) + o * n * inner, n, inner, logsm, m,
                     m + inner, s);
-    free(m); free(s);
+    ann_free(m); ann_free(s);
   }
   return y;
 }

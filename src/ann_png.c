@@ -32,11 +32,11 @@ ann_Image *ann_image_new(int width, int height, uint32_t bg) {
     return NULL;
   }
   n = (size_t)width * height;
-  img = malloc(sizeof *img);
-  if (img != NULL) img->rgb = malloc(n * 3);
+  img = ann_malloc(sizeof *img);
+  if (img != NULL) img->rgb = ann_malloc(n * 3);
   if (img == NULL || img->rgb == NULL) {
-    free(img);
-    ann_seterror("image: out of memory for %dx%d", width, height);
+    ann_free(img);
+    ann_nomem("image");
     return NULL;
   }
   img->width = width;
@@ -49,8 +49,8 @@ ann_Image *ann_image_new(int width, int height, uint32_t bg) {
 
 void ann_image_free(ann_Image *img) {
   if (img == NULL) return;
-  free(img->rgb);
-  free(img);
+  ann_free(img->rgb);
+  ann_free(img);
 }
 
 /* NULL arguments are misuse, reported rather than crashed on */
@@ -317,9 +317,29 @@ int ann_png_write(const ann_Image *img, const char *path) {
   char *tmp;
   size_t n;
   NEED(img, "png_write"); NEED(path, "png_write");
+  if (ann_file_check(path) < 0) return -1;
+  if (ann_file_io()) {            /* straight through the host's io */
+    FILE *f = ann_file_wopen(path);
+    int ok;
+    if (f == NULL) return -1;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    pi.width = (png_uint_32)img->width;
+    pi.height = (png_uint_32)img->height;
+    pi.format = PNG_FORMAT_RGB;
+    ok = png_image_write_to_stdio(&pi, f, 0, img->rgb, 0, NULL);
+    if (!ok) ann_seterror("png: cannot write %s: %s", path, pi.message);
+    png_image_free(&pi);
+    if (fclose(f) != 0 && ok) {
+      ok = 0;
+      ann_seterror("png: cannot write %s: write error (reported by the "
+                   "host)", path);
+    }
+    return ok ? 0 : -1;
+  }
   n = strlen(path) + 5;
-  if ((tmp = malloc(n)) == NULL)
-    return ann_seterror("png: out of memory writing %s", path);
+  if ((tmp = ann_malloc(n)) == NULL)
+    return ann_nomem(path);
   snprintf(tmp, n, "%s.tmp", path);
   memset(&pi, 0, sizeof pi);
   pi.version = PNG_IMAGE_VERSION;
@@ -330,45 +350,54 @@ int ann_png_write(const ann_Image *img, const char *path) {
     ann_seterror("png: cannot write %s: %s", path, pi.message);
     png_image_free(&pi);
     remove(tmp);
-    free(tmp);
+    ann_free(tmp);
     return -1;
   }
   if (rename(tmp, path) != 0) {
     ann_seterror("png: cannot write %s: rename from %s failed", path, tmp);
     remove(tmp);
-    free(tmp);
+    ann_free(tmp);
     return -1;
   }
-  free(tmp);
+  ann_free(tmp);
   return 0;
 }
 
 ann_Image *ann_png_read(const char *path) {
   png_image pi;
   ann_Image *img;
+  char *buf = NULL;              /* the file, under ANN_FILES_IO */
+  size_t len;
   if (path == NULL) { ann_seterror("png_read: path is NULL"); return NULL; }
+  if (ann_file_check(path) < 0) return NULL;
+  if (ann_file_io() && ann_file_slurp(path, 0, 0, &buf, &len) < 0)
+    return NULL;
   memset(&pi, 0, sizeof pi);
   pi.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&pi, path)) {
+  if (!(buf ? png_image_begin_read_from_memory(&pi, buf, len)
+            : png_image_begin_read_from_file(&pi, path))) {
     ann_seterror("png: cannot read %s: %s", path, pi.message);
+    ann_free(buf);
     return NULL;
   }
   if (pi.width > MAXSIDE || pi.height > MAXSIDE) {
     ann_seterror("png: %s is %ux%u, larger than %d pixels a side", path,
                  (unsigned)pi.width, (unsigned)pi.height, MAXSIDE);
     png_image_free(&pi);
+    ann_free(buf);
     return NULL;
   }
   pi.format = PNG_FORMAT_RGB;            /* libpng converts (alpha on white) */
   img = ann_image_new((int)pi.width, (int)pi.height, 0xffffff);
-  if (img == NULL) { png_image_free(&pi); return NULL; }
+  if (img == NULL) { png_image_free(&pi); ann_free(buf); return NULL; }
   {
     png_color white = {255, 255, 255};
     if (!png_image_finish_read(&pi, &white, img->rgb, 0, NULL)) {
       ann_seterror("png: cannot read %s: %s", path, pi.message);
       ann_image_free(img);
-      return NULL;
+      img = NULL;
     }
   }
+  ann_free(buf);
   return img;
 }

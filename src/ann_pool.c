@@ -37,6 +37,7 @@ static unsigned job_id;       /* bumped per job */
 static int job_n, running, flush;
 static ann_PoolFn job_fn;
 static void *job_arg;
+static ann_Ctx *job_ctx;      /* the caller's: workers allocate from it */
 
 /* the barrier: arrivals counted, the last one bumps the generation */
 static _Atomic int arrived;
@@ -69,9 +70,12 @@ static void *worker(void *arg) {
       ann_PoolFn fn = job_fn;
       void *a = job_arg;
       int n = job_n;
+      ann_Ctx *c = job_ctx;
       pthread_mutex_unlock(&mu);
       ann_flush_denormal(flush);     /* the caller's mode */
+      ann_ctx_use(c);
       fn(a, i, n);
+      ann_ctx_use(NULL);
       pthread_mutex_lock(&mu);
       if (--running == 0) pthread_cond_signal(&done);
     }
@@ -126,7 +130,7 @@ int ann_pool_run(ann_PoolFn fn, void *arg, int n) {
     pthread_mutex_unlock(&busy);
     return -1;
   }
-  job_fn = fn; job_arg = arg; job_n = n;
+  job_fn = fn; job_arg = arg; job_n = n; job_ctx = ann_ctx_current();
   running = n - 1;
   flush = ann_cpu_flush_denormal();
   job_id++;

@@ -96,11 +96,11 @@ static ann_Tensor *moment(int what, const ann_Tensor *t, int d, int keepdim) {
   m = outnumel(&r);
   y = ann_new(r.ndim, r.shape);
   if (y == NULL) return NULL;
-  acc = calloc((size_t)m + 1, sizeof(double));
-  if (what >= VAR && acc) mean = calloc((size_t)m + 1, sizeof(double));
+  acc = ann_calloc((size_t)m + 1, sizeof(double));
+  if (what >= VAR && acc) mean = ann_calloc((size_t)m + 1, sizeof(double));
   if (acc == NULL || (what >= VAR && mean == NULL)) {
-    free(acc); free(mean); ann_release(y);
-    return ann_seterror("%s: out of memory", momname[what]), NULL;
+    ann_free(acc); ann_free(mean); ann_release(y);
+    return ann_nomem(momname[what]), NULL;
   }
   sumloop(t, &r, acc, NULL);
   if (what >= VAR) {               /* two passes: no cancellation */
@@ -114,7 +114,7 @@ static ann_Tensor *moment(int what, const ann_Tensor *t, int d, int keepdim) {
     else if (what >= VAR) v /= r.n - 1;    /* n = 1 gives NaN */
     py[i] = (float)(what == STD ? sqrt(v) : v);
   }
-  free(acc); free(mean);
+  ann_free(acc); ann_free(mean);
   return y;
 }
 

@@ -43,39 +43,30 @@ int ann_checkdim(const char *op, const ann_Tensor *t, int d) {
   return 0;
 }
 
-/* ---- memory ------------------------------------------------------------ */
-
-static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud; (void)osize;
-  if (nsize == 0) { free(ptr); return NULL; }
-  return realloc(ptr, nsize);
-}
-
-static ann_Alloc allocf = default_alloc;
-static void *alloc_ud = NULL;
-static _Atomic uint64_t allocated;
-static _Atomic int64_t live;
-
-/* ---- a cache of freed storage ---------------------------------------------
-** A training loop frees and allocates the same sizes at every step.  Giving
-** those blocks back saves malloc and free and, for large blocks, the page
-** faults of fresh memory (glibc hands big blocks back to the OS at free).
-** Blocks are kept by exact size, the most recent first, at most CACHE_N of
-** them and CACHE_BYTES in all; the oldest goes when a new one needs room.
-** Cached blocks are not live (ann_live_bytes) and count again in
-** ann_allocated when reused, so the collector's accounting is unchanged.
-** Headers are kept too.  A spin lock guards both: the core may be used
-** from several threads, and the critical sections are a few loads. */
-#define CACHE_N 32
+/* ---- memory ------------------------------------------------------------
+** Storage, headers and everything else come from the current context
+** (ann_ctx.c), whose header on each block sends it back to its own
+** context when freed.
+**
+** A cache of freed storage, one per context.  A training loop frees and
+** allocates the same sizes at every step.  Giving those blocks back saves
+** malloc and free and, for large blocks, the page faults of fresh memory
+** (glibc hands big blocks back to the OS at free).  Blocks are kept by
+** exact size, the most recent first, at most ANN_CACHE_N of them and
+** CACHE_BYTES in all; the oldest goes when a new one needs room.  Cached
+** blocks are not live (ann_live_bytes) and count again in ann_allocated
+** when reused, so the collector's accounting is unchanged; they are held
+** by the context and count against its limit, which empties the cache
+** before refusing.  Headers are kept too.  A spin lock guards both: a
+** context may be used from several threads, and the critical sections are
+** a few loads. */
 #define CACHE_BYTES ((size_t)32 << 20)
-#define HEADERS_N 256
 
-/* Small blocks (up to SMALL_N floats) are kept apart, a list per size, up
-** to SMALL_BYTES in all: a loop that makes a small tensor per call (one
-** inference of a small network) has them freed by the collector a few
-** hundred at a time, more than the cache above holds, and each would go
-** back to malloc. */
-#define SMALL_N 256
+/* Small blocks (up to ANN_SMALL_N floats) are kept apart, a list per
+** size, up to SMALL_BYTES in all: a loop that makes a small tensor per
+** call (one inference of a small network) has them freed by the collector
+** a few hundred at a time, more than the cache above holds, and each
+** would go back to malloc. */
 #define SMALL_BYTES ((size_t)4 << 20)
 
 typedef struct Block {        /* a storage as storage_new allocates it */
@@ -83,157 +74,147 @@ typedef struct Block {        /* a storage as storage_new allocates it */
   struct Block *next;         /* in a list of small blocks, while cached */
 } Block;
 
-static struct {
-  ann_Storage *blk[CACHE_N];      /* oldest first */
-  int n, nh;
-  size_t bytes;
-  ann_Tensor *hdr[HEADERS_N];
-  Block *bin[SMALL_N + 1];        /* small blocks by floats */
-  size_t smallbytes;
-  atomic_flag lock;
-} cache = {.lock = ATOMIC_FLAG_INIT};
-
-static void lock(void) {
-  while (atomic_flag_test_and_set_explicit(&cache.lock, memory_order_acquire))
+static void lock(ann_Cache *c) {
+  while (atomic_flag_test_and_set_explicit(&c->lock, memory_order_acquire))
     ;
 }
-static void unlock(void) {
-  atomic_flag_clear_explicit(&cache.lock, memory_order_release);
+static void unlock(ann_Cache *c) {
+  atomic_flag_clear_explicit(&c->lock, memory_order_release);
 }
 
-static void block_free(ann_Storage *s) {
-  allocf(alloc_ud, s->raw, s->rawsize, 0);
-  free(s);
-}
+/* the storage header and its data are one block of the context */
+static void block_free(ann_Storage *s) { ann_free(s); }
 
 /* floats of a block of `bytes` (storage_new's size), if it is small */
 static size_t small_n(size_t bytes) {
   size_t n = (bytes - ANN_ALIGN) / sizeof(float);
-  return n <= SMALL_N ? n : SIZE_MAX;
+  return n <= ANN_SMALL_N ? n : SIZE_MAX;
 }
 
 /* a cached block of exactly `bytes`, or NULL */
-static ann_Storage *cache_take(size_t bytes) {
+static ann_Storage *cache_take(ann_Cache *cache, size_t bytes) {
   ann_Storage *s = NULL;
   size_t sn = small_n(bytes);
   int i;
   if (sn != SIZE_MAX) {
     Block *b;
-    lock();
-    if ((b = cache.bin[sn]) != NULL) {
-      cache.bin[sn] = b->next;
-      cache.smallbytes -= bytes;
+    lock(cache);
+    if ((b = cache->bin[sn]) != NULL) {
+      cache->bin[sn] = b->next;
+      cache->smallbytes -= bytes;
     }
-    unlock();
+    unlock(cache);
     return b ? &b->s : NULL;
   }
-  lock();
-  for (i = cache.n - 1; i >= 0; i--)
-    if (cache.blk[i]->rawsize == bytes) {
-      s = cache.blk[i];
-      memmove(cache.blk + i, cache.blk + i + 1,
-              (size_t)(cache.n - i - 1) * sizeof *cache.blk);
-      cache.n--;
-      cache.bytes -= bytes;
+  lock(cache);
+  for (i = cache->n - 1; i >= 0; i--)
+    if (cache->blk[i]->rawsize == bytes) {
+      s = cache->blk[i];
+      memmove(cache->blk + i, cache->blk + i + 1,
+              (size_t)(cache->n - i - 1) * sizeof *cache->blk);
+      cache->n--;
+      cache->bytes -= bytes;
       break;
     }
-  unlock();
+  unlock(cache);
   return s;
 }
 
-/* keeps s for reuse, or frees it (and any older block pushed out) */
+/* keeps s for reuse in its own context, or frees it (and any older block
+** pushed out) */
 static void cache_put(ann_Storage *s) {
-  ann_Storage *out[CACHE_N + 1];
+  ann_Cache *cache = &ann_block_ctx(s)->cache;
+  ann_Storage *out[ANN_CACHE_N + 1];
   int nout = 0, i;
   size_t sn = small_n(s->rawsize);
   if (sn != SIZE_MAX) {
     Block *b = (Block *)s;        /* storage_new made it a Block */
-    lock();
-    if (cache.smallbytes + s->rawsize <= SMALL_BYTES) {
-      b->next = cache.bin[sn];
-      cache.bin[sn] = b;
-      cache.smallbytes += s->rawsize;
+    lock(cache);
+    if (cache->smallbytes + s->rawsize <= SMALL_BYTES) {
+      b->next = cache->bin[sn];
+      cache->bin[sn] = b;
+      cache->smallbytes += s->rawsize;
       b = NULL;
     }
-    unlock();
+    unlock(cache);
     if (b) block_free(s);
     return;
   }
   if (s->rawsize > CACHE_BYTES / 4) { block_free(s); return; }
-  lock();
-  while (cache.n > 0 && (cache.n == CACHE_N
-                         || cache.bytes + s->rawsize > CACHE_BYTES)) {
-    out[nout++] = cache.blk[0];
-    cache.bytes -= cache.blk[0]->rawsize;
-    memmove(cache.blk, cache.blk + 1, (size_t)--cache.n * sizeof *cache.blk);
+  lock(cache);
+  while (cache->n > 0 && (cache->n == ANN_CACHE_N
+                          || cache->bytes + s->rawsize > CACHE_BYTES)) {
+    out[nout++] = cache->blk[0];
+    cache->bytes -= cache->blk[0]->rawsize;
+    memmove(cache->blk, cache->blk + 1,
+            (size_t)--cache->n * sizeof *cache->blk);
   }
-  cache.blk[cache.n++] = s;
-  cache.bytes += s->rawsize;
-  unlock();
+  cache->blk[cache->n++] = s;
+  cache->bytes += s->rawsize;
+  unlock(cache);
   for (i = 0; i < nout; i++) block_free(out[i]);
 }
 
-/* frees every cached block, through the allocator that made it */
-static void cache_flush(void) {
-  size_t i;
-  lock();
-  while (cache.n > 0) block_free(cache.blk[--cache.n]);
-  cache.bytes = 0;
-  for (i = 0; i <= SMALL_N; i++)
-    while (cache.bin[i]) {
-      Block *b = cache.bin[i];
-      cache.bin[i] = b->next;
-      block_free(&b->s);
+/* frees every cached block and header of c (taken out under the lock,
+** freed outside it: a free may not take the lock) */
+void ann_cache_flush(ann_Ctx *ctx) {
+  ann_Cache *cache = &ctx->cache;
+  Block *small = NULL, *b;
+  ann_Storage *blk[ANN_CACHE_N];
+  ann_Tensor *hdr[ANN_HEADERS_N];
+  int n, nh, i;
+  size_t k;
+  lock(cache);
+  n = cache->n; nh = cache->nh;
+  memcpy(blk, cache->blk, (size_t)n * sizeof *blk);
+  memcpy(hdr, cache->hdr, (size_t)nh * sizeof *hdr);
+  cache->n = cache->nh = 0;
+  cache->bytes = 0;
+  for (k = 0; k <= ANN_SMALL_N; k++)
+    while ((b = cache->bin[k]) != NULL) {
+      cache->bin[k] = b->next;
+      b->next = small;
+      small = b;
     }
-  cache.smallbytes = 0;
-  unlock();
+  cache->smallbytes = 0;
+  unlock(cache);
+  for (i = 0; i < n; i++) block_free(blk[i]);
+  for (i = 0; i < nh; i++) ann_free(hdr[i]);
+  while ((b = small) != NULL) { small = b->next; block_free(&b->s); }
 }
-
-void ann_setallocf(ann_Alloc f, void *ud) {
-  cache_flush();
-  allocf = f ? f : default_alloc;
-  alloc_ud = f ? ud : NULL;
-}
-
-uint64_t ann_allocated(void) { return allocated; }
-int64_t ann_live_bytes(void) { return live; }
 
 static ann_Storage *storage_new(int64_t n) {
+  ann_Ctx *c = ann_ctx();
   ann_Storage *s;
   size_t bytes;
-  if (n < 0 || (uint64_t)n > (SIZE_MAX - ANN_ALIGN) / sizeof(float)) {
+  if (n < 0 || (uint64_t)n > (SIZE_MAX / 2 - ANN_ALIGN) / sizeof(float)) {
     ann_seterror("tensor: %lld elements is too many", (long long)n);
     return NULL;
   }
   bytes = (size_t)n * sizeof(float) + ANN_ALIGN;
-  if ((s = cache_take(bytes)) != NULL) {
-    s->n = n;
-    s->refs = 1;
-    allocated += bytes;
-    live += (int64_t)bytes;
-    return s;
+  if ((s = cache_take(&c->cache, bytes)) == NULL) {
+    s = ann_malloc(sizeof(Block) + bytes);
+    if (s == NULL) {
+      char m[200];
+      snprintf(m, sizeof m, "%s", ann_error());
+      ann_seterror("tensor: %s allocating %lld floats", m, (long long)n);
+      return NULL;
+    }
+    s->raw = (Block *)s + 1;
+    s->data = (float *)(((uintptr_t)s->raw + ANN_ALIGN - 1)
+                        & ~(uintptr_t)(ANN_ALIGN - 1));
+    s->rawsize = bytes;
   }
-  s = malloc(sizeof(Block));
-  if (s == NULL) { ann_seterror("tensor: out of memory"); return NULL; }
-  s->raw = allocf(alloc_ud, NULL, 0, bytes);
-  if (s->raw == NULL) {
-    free(s);
-    ann_seterror("tensor: out of memory allocating %lld floats", (long long)n);
-    return NULL;
-  }
-  s->data = (float *)(((uintptr_t)s->raw + ANN_ALIGN - 1)
-                      & ~(uintptr_t)(ANN_ALIGN - 1));
   s->n = n;
-  s->rawsize = bytes;
   s->refs = 1;
-  allocated += bytes;
-  live += (int64_t)bytes;
+  c->allocated += bytes;
+  c->live += (int64_t)bytes;
   return s;
 }
 
 static void storage_release(ann_Storage *s) {
   if (s && --s->refs == 0) {
-    live -= (int64_t)s->rawsize;
+    ann_block_ctx(s)->live -= (int64_t)s->rawsize;
     cache_put(s);
   }
 }
@@ -247,24 +228,27 @@ void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
 }
 
 static ann_Tensor *header_new(void) {
+  ann_Cache *cache = &ann_ctx()->cache;
   ann_Tensor *t = NULL;
-  lock();
-  if (cache.nh > 0) t = cache.hdr[--cache.nh];
-  unlock();
+  lock(cache);
+  if (cache->nh > 0) t = cache->hdr[--cache->nh];
+  unlock(cache);
   if (t) memset(t, 0, sizeof *t);
-  else if ((t = calloc(1, sizeof *t)) == NULL) {
-    ann_seterror("tensor: out of memory");
+  else if ((t = ann_calloc(1, sizeof *t)) == NULL) {
+    ann_nomem("tensor");
     return NULL;
   }
   t->refs = 1;
   return t;
 }
 
+/* back to the cache of the context it was made in */
 static void header_free(ann_Tensor *t) {
-  lock();
-  if (cache.nh < HEADERS_N) { cache.hdr[cache.nh++] = t; t = NULL; }
-  unlock();
-  free(t);
+  ann_Cache *cache = &ann_block_ctx(t)->cache;
+  lock(cache);
+  if (cache->nh < ANN_HEADERS_N) { cache->hdr[cache->nh++] = t; t = NULL; }
+  unlock(cache);
+  ann_free(t);
 }
 
 ann_Tensor *ann_new(int ndim, const int64_t *shape) {
@@ -285,7 +269,7 @@ ann_Tensor *ann_new(int ndim, const int64_t *shape) {
   t = header_new();
   if (t == NULL) return NULL;
   t->st = storage_new(n);
-  if (t->st == NULL) { free(t); return NULL; }
+  if (t->st == NULL) { header_free(t); return NULL; }
   t->ndim = ndim;
   for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
   ann_contig_strides(ndim, shape, t->stride);
