@@ -10,13 +10,21 @@
 
 /* ---- grad mode ------------------------------------------------------- */
 
-static _Thread_local int grad_off;    /* 0: on, the default */
+/* the default context's mode is per thread, as in PyTorch; another
+** context has its own (0: on, the default) */
+static _Thread_local int grad_off_default;
 
-int ann_grad_enabled(void) { return !grad_off; }
+static int *grad_off_ptr(void) {
+  ann_Ctx *c = ann_ctx();
+  return c->isdefault ? &grad_off_default : &c->grad_off;
+}
+
+int ann_grad_enabled(void) { return !*grad_off_ptr(); }
 
 int ann_set_grad_enabled(int on) {
-  int was = !grad_off;
-  grad_off = !on;
+  int *off = grad_off_ptr();
+  int was = !*off;
+  *off = !on;
   return was;
 }
 
@@ -34,7 +42,7 @@ int ann_set_requires_grad(ann_Tensor *t, int on) {
 }
 
 int ann_check_inplace(const ann_Tensor *t, const char *op) {
-  if (!grad_off && t->requires_grad)
+  if (ann_grad_enabled() && t->requires_grad)
     return ann_seterror("%s: in-place operation on a tensor that requires "
                         "grad", op);
   return 0;
@@ -49,7 +57,7 @@ ann_Tensor *ann_detach(ann_Tensor *t) {
 
 int ann_ag_needs(int n, ann_Tensor *const *inputs) {
   int i;
-  if (grad_off) return 0;
+  if (!ann_grad_enabled()) return 0;
   for (i = 0; i < n; i++)
     if (inputs[i] && inputs[i]->requires_grad) return 1;
   return 0;
@@ -412,6 +420,7 @@ int ann_backward(ann_Tensor *root, const ann_Tensor *grad) {
     ann_Tensor *t = w.order[k], *g = t->grad;
     ann_Node *nd = t->node;
     t->grad = NULL;                   /* inner gradients are not kept */
+    if (st == 0 && ann_poll("backward") != 0) st = -1;
     if (st == 0 && g && nd->backward(nd, t, g) != 0) st = -1;
     ann_release(g);
     if (st == 0) node_release_graph(nd);

@@ -11,6 +11,7 @@
 */
 #include <dlfcn.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -562,6 +563,40 @@ static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
   return 0;
 }
 
+/* Multiply-adds between two polls of the host's cancel callback: some
+** milliseconds with a BLAS, some tens with the built-in kernels.  With a
+** callback, C is computed in blocks of about this much work, near square
+** so that each reads little of A and B; without one, in one call. */
+#define CANCEL_WORK ((int64_t)1 << 27)
+
+static int kgemm_polled(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                        float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float beta,
+                        float *C, int64_t ldc) {
+  int64_t pm, pn, i0, j0, side;
+  if (ann_ctx()->o.cancel == NULL || k == 0
+      || (double)m * (double)n * (double)k <= (double)CANCEL_WORK)
+    return kgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  side = (int64_t)sqrt((double)CANCEL_WORK / (double)k);
+  if (side < 16) side = 16;
+  pm = m < side ? m : side;
+  pn = n < side ? n : side;
+  if (pm == m) pn = n < CANCEL_WORK / (m * k) ? n : CANCEL_WORK / (m * k);
+  else if (pn == n) pm = m < CANCEL_WORK / (n * k) ? m : CANCEL_WORK / (n * k);
+  if (pm < 1) pm = 1;
+  if (pn < 1) pn = 1;
+  for (i0 = 0; i0 < m; i0 += pm)
+    for (j0 = 0; j0 < n; j0 += pn) {
+      int64_t mi = m - i0 < pm ? m - i0 : pm, nj = n - j0 < pn ? n - j0 : pn;
+      if (ann_poll("gemm") != 0) return -1;
+      if (kgemm(ta, tb, mi, nj, k, alpha, ta ? A + i0 : A + i0 * lda, lda,
+                tb ? B + j0 * ldb : B + j0, ldb, beta, C + i0 * ldc + j0,
+                ldc) != 0)
+        return -1;
+    }
+  return 0;
+}
+
 /* ---- 2-d views as BLAS operands ---------------------------------------- */
 
 static int64_t max1(int64_t x) { return x > 1 ? x : 1; }
@@ -646,11 +681,11 @@ static int gemm2(float alpha, const ann_Tensor *a, int ta,
     ldc = max1(n); flip = 0;
   }
   if (!flip)
-    st = kgemm(ta, tb, m, n, k, alpha, oa.p, oa.ld, ob.p, ob.ld, beta,
-               ann_data(tmp ? tmp : c), ldc);
+    st = kgemm_polled(ta, tb, m, n, k, alpha, oa.p, oa.ld, ob.p, ob.ld, beta,
+                      ann_data(tmp ? tmp : c), ldc);
   else                        /* C^T = op(B)^T op(A)^T */
-    st = kgemm(!tb, !ta, n, m, k, alpha, ob.p, ob.ld, oa.p, oa.ld, beta,
-               ann_data(c), ldc);
+    st = kgemm_polled(!tb, !ta, n, m, k, alpha, ob.p, ob.ld, oa.p, oa.ld,
+                      beta, ann_data(c), ldc);
   if (st == 0 && tmp) copy2(c, tmp);
 done:
   ann_release(ca); ann_release(cb); ann_release(tmp);

@@ -59,6 +59,7 @@ static void ctx_unref(ann_Ctx *c) {
 void ann_ctx_free(ann_Ctx *c) {
   if (c == NULL || c->isdefault) return;
   if (ann_cur == c) ann_cur = NULL;
+  c->closed = 1;
   ann_cache_flush(c);
   ctx_unref(c);
 }

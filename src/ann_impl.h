@@ -47,6 +47,7 @@ struct ann_Ctx {
   _Atomic int64_t refs;        /* the owner's and one per block alive */
   _Atomic uint64_t allocated;  /* storage bytes handed out, only grows */
   _Atomic int64_t live;        /* storage bytes in tensors now */
+  _Atomic int closed;          /* ann_ctx_free called: cache nothing more */
   int isdefault;
   int grad_off;                /* grad mode (the default context's is per thread) */
   int seeded;

@@ -705,6 +705,9 @@ static void epoch_part(void *arg, int i, int n) {
       }
       xb = L->x; tb = L->t;
     }
+    /* the host's cancel is asked by the calling thread only; the others
+    ** learn it at the barrier, so all stop together between batches */
+    if (i == 0 && ann_poll("fit") != 0) fail(e);
     ann_pool_barrier(n);
     if (e->failed) return;
     if (forward(m, L, xb, nb, NULL, tm) != 0) fail(e);

@@ -37,7 +37,9 @@
 ** Tensors are filled in row-major element order.  The integer and uniform
 ** streams are exact everywhere; normals also depend on the C library's
 ** log and cos, whose last-bit differences only rarely reach a float.
-** There is one global stream and no lock: draw from one thread.
+** Each context (ann_ctx.c) has its own stream, with no lock: draw from
+** one thread at a time; the default context's is shared by the threads
+** that use it.
 */
 #include <math.h>
 
@@ -45,8 +47,6 @@
 
 #define ANN_DEFAULT_SEED 42u
 
-static uint64_t state[4];
-static int seeded = 0;
 
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9e3779b97f4a7c15u);
@@ -76,30 +76,34 @@ static uint64_t next(uint64_t s[4]) {
 }
 
 void ann_manual_seed(uint64_t seed) {
-  seed_state(state, seed);
-  seeded = 1;
+  ann_Ctx *c = ann_ctx();
+  seed_state(c->rng, seed);
+  c->seeded = 1;
 }
 
 /* the generator's state as 4 words, and back (a state of all zeros is
 ** refused: xoshiro would then give only zeros) */
 void ann_rand_get_state(uint64_t s[4]) {
+  ann_Ctx *c = ann_ctx();
   int i;
-  if (!seeded) ann_manual_seed(ANN_DEFAULT_SEED);
-  for (i = 0; i < 4; i++) s[i] = state[i];
+  if (!c->seeded) ann_manual_seed(ANN_DEFAULT_SEED);
+  for (i = 0; i < 4; i++) s[i] = c->rng[i];
 }
 
 int ann_rand_set_state(const uint64_t s[4]) {
   int i;
   if ((s[0] | s[1] | s[2] | s[3]) == 0)
     return ann_seterror("set_rng_state: an all-zero state is not valid");
-  for (i = 0; i < 4; i++) state[i] = s[i];
-  seeded = 1;
+  ann_Ctx *c = ann_ctx();
+  for (i = 0; i < 4; i++) c->rng[i] = s[i];
+  c->seeded = 1;
   return 0;
 }
 
 uint64_t ann_rand_u64(void) {
-  if (!seeded) ann_manual_seed(ANN_DEFAULT_SEED);
-  return next(state);
+  ann_Ctx *c = ann_ctx();
+  if (!c->seeded) ann_manual_seed(ANN_DEFAULT_SEED);
+  return next(c->rng);
 }
 
 /* uniform integer in [0, n), unbiased: outputs in the short last block

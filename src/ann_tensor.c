@@ -123,10 +123,12 @@ static ann_Storage *cache_take(ann_Cache *cache, size_t bytes) {
 /* keeps s for reuse in its own context, or frees it (and any older block
 ** pushed out) */
 static void cache_put(ann_Storage *s) {
-  ann_Cache *cache = &ann_block_ctx(s)->cache;
+  ann_Ctx *ctx = ann_block_ctx(s);
+  ann_Cache *cache = &ctx->cache;
   ann_Storage *out[ANN_CACHE_N + 1];
   int nout = 0, i;
   size_t sn = small_n(s->rawsize);
+  if (ctx->closed) { block_free(s); return; }
   if (sn != SIZE_MAX) {
     Block *b = (Block *)s;        /* storage_new made it a Block */
     lock(cache);
@@ -244,7 +246,9 @@ static ann_Tensor *header_new(void) {
 
 /* back to the cache of the context it was made in */
 static void header_free(ann_Tensor *t) {
-  ann_Cache *cache = &ann_block_ctx(t)->cache;
+  ann_Ctx *ctx = ann_block_ctx(t);
+  ann_Cache *cache = &ctx->cache;
+  if (ctx->closed) { ann_free(t); return; }
   lock(cache);
   if (cache->nh < ANN_HEADERS_N) { cache->hdr[cache->nh++] = t; t = NULL; }
   unlock(cache);
