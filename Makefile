@@ -32,7 +32,7 @@ ANN_CFLAGS = $(CFLAGS) $(CPPFLAGS) -Wall -Wextra -std=c11 -fPIC \
 B = build
 CORE_SRC  = $(wildcard src/ann_*.c)
 CORE_OBJ  = $(CORE_SRC:src/%.c=$(B)/obj/%.o)
-BIND_SRC  = $(wildcard src/l*.c)
+BIND_SRC  = $(filter-out src/linit.c,$(wildcard src/l*.c))
 BIND_OBJ  = $(BIND_SRC:src/%.c=$(B)/obj/%.o)
 LUA_SRC   = $(sort $(wildcard lua/annlua/*.lua lua/annlua/*/*.lua))
 CTEST_SRC = $(wildcard spec/c/test_*.c)
@@ -63,7 +63,8 @@ all: $(B)/lib/libannlua.a $(B)/lib/libannlua.so $(B)/include/ann.h \
 
 .DELETE_ON_ERROR:
 
-$(B)/obj/%.o: src/%.c src/ann.h src/ann_impl.h src/lann.h | $(DEPS_FIRST)
+$(B)/obj/%.o: src/%.c src/ann.h src/ann_impl.h src/lann.h src/annlua.h \
+              | $(DEPS_FIRST)
 	@mkdir -p $(dir $@)
 	$(CC) $(ANN_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -106,8 +107,8 @@ $(B)/obj/annlua_embed.o: $(B)/gen/annlua_embed.c
 
 $(B)/obj/annlua.o: ANN_CFLAGS += $(RL_CFLAGS)
 
-$(B)/bin/annlua: $(B)/obj/annlua.o $(B)/obj/annlua_embed.o $(BIND_OBJ) \
-                 $(CORE_OBJ)
+$(B)/bin/annlua: $(B)/obj/annlua.o $(B)/obj/linit.o $(B)/obj/annlua_embed.o \
+                 $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(if $(LUA_STATIC),,$(error no static Lua library (liblua5.4.a) found: \
 	  install liblua5.4-dev or set LUA_STATIC=/path/to/liblua.a))
@@ -119,6 +120,14 @@ $(B)/bin/annlua: $(B)/obj/annlua.o $(B)/obj/annlua_embed.o $(BIND_OBJ) \
 $(B)/test/%: spec/c/%.c spec/c/test.h $(B)/lib/libannlua.a | $(DEPS_FIRST)
 	@mkdir -p $(dir $@)
 	$(CC) $(ANN_CFLAGS) -o $@ $< $(B)/lib/libannlua.a $(LIBS)
+
+# a host embedding Lua with annlua (spec/c/test_host.c): the interpreter's
+# objects but its main, and static Lua
+$(B)/test/test_host: spec/c/test_host.c spec/c/test.h $(B)/obj/linit.o \
+                     $(B)/obj/annlua_embed.o $(BIND_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ANN_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+	  $(LUA_STATIC) $(LIBS)
 
 test: all $(CTEST_BIN)
 	@B=$(B) LUA=$(LUA) sh spec/run

@@ -32,6 +32,15 @@ int lann_error(lua_State *L);
 /* pushes fail (nil) and the core's last error, for an expected failure
 ** such as a file that cannot be read; returns 2 (lannlua.c) */
 int lann_fail(lua_State *L);
+/* lstate.c: the state's context.  lann_use makes it current in this
+** thread and returns it: every entry point that calls the core does it
+** first (lann_totensor, the slots, and the functions that take no
+** tensor).  lann_attach gives L a new context (o NULL: defaults) and
+** wraps its allocator; raises if L has one. */
+ann_Ctx *lann_use(lua_State *L);
+int lann_attach(lua_State *L, const ann_CtxOpts *o);
+int lann_attached(lua_State *L);
+void lann_open_state(lua_State *L);    /* core.write, core._held */
 /* tells the collector about tensor bytes allocated since the last call */
 void lann_gcaccount(lua_State *L);
 

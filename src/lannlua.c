@@ -32,6 +32,8 @@ static int l_clock(lua_State *L) {
 int luaopen_annlua_core(lua_State *L) {
   if (ann_init() < 0) return lann_error(L);
   luaL_checkversion(L);
+  if (!lann_attached(L)) lann_attach(L, NULL);  /* plain lua: defaults */
+  lann_use(L);
   luaL_newmetatable(L, LANN_TENSOR);     /* sets __name; reuses if there */
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &lann_tensor_key);
@@ -44,6 +46,7 @@ int luaopen_annlua_core(lua_State *L) {
   lann_open_mlp(L);
   lann_open_plot(L);
   lann_open_file(L);
+  lann_open_state(L);
   lua_pushvalue(L, -3);                  /* the metatable */
   lua_pushvalue(L, -3);                  /* __index and the rest get the */
   lua_pushvalue(L, -2);                  /* method table as upvalue 1, */

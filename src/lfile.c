@@ -27,6 +27,7 @@ static int l_writer(lua_State *L) {
   ann_Writer **w = lua_newuserdatauv(L, sizeof *w, 0);
   *w = NULL;
   luaL_setmetatable(L, WRITER);
+  lann_use(L);
   *w = ann_writer_open(path);
   if (*w == NULL) return lann_fail(L);
   return 1;
@@ -109,6 +110,7 @@ static int l_reader(lua_State *L) {
   memset(r, 0, sizeof *r);
   luaL_setmetatable(L, READER);
   luaL_argcheck(L, max >= 0, 2, "the size limit must not be negative");
+  lann_use(L);
   if (ann_reader_open(r, path, (size_t)max) < 0) return lann_fail(L);
   return 1;
 }

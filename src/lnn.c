@@ -45,11 +45,13 @@ static int t_is_leaf(lua_State *L) {
 
 /* ann._set_grad_enabled(on) -> previous; ann.no_grad is built on it */
 static int l_set_grad_enabled(lua_State *L) {
+  lann_use(L);
   lua_pushboolean(L, ann_set_grad_enabled(lua_toboolean(L, 1)));
   return 1;
 }
 
 static int l_is_grad_enabled(lua_State *L) {
+  lann_use(L);
   lua_pushboolean(L, ann_grad_enabled());
   return 1;
 }

@@ -41,6 +41,7 @@ static ann_Image **newslot(lua_State *L) {
   ann_Image **p = lua_newuserdatauv(L, sizeof *p, 0);
   *p = NULL;
   luaL_setmetatable(L, LANN_IMAGE);
+  lann_use(L);
   return p;
 }
 
@@ -162,6 +163,7 @@ static int m_text(lua_State *L) {
 static int m_write_png(lua_State *L) {
   ann_Image *img = checkimage(L, 1);
   const char *path = luaL_checkstring(L, 2);
+  lann_use(L);
   if (ann_png_write(img, path) != 0) return lann_fail(L);
   lua_pushboolean(L, 1);
   return 1;

@@ -24,6 +24,7 @@ const char lann_tensor_key = 0;
 ann_Tensor *lann_totensor(lua_State *L, int i) {
   ann_Tensor **p = (ann_Tensor **)lua_touserdata(L, i);
   int ok;
+  lann_use(L);                  /* the state's context, for what follows */
   if (p == NULL || !lua_getmetatable(L, i)) return NULL;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &lann_tensor_key);
   ok = lua_rawequal(L, -1, -2);
@@ -43,40 +44,9 @@ int lann_error(lua_State *L) {
   return luaL_error(L, "%s", ann_error());
 }
 
-/* registry key of the last ann_allocated() value told to the collector */
-static const char gckey = 'g';
-/* that value as last written to any state by this thread: while less
-** than 1 KB has been allocated since, no state has anything to be told,
-** and the registry need not be read (the call for every new tensor) */
-static _Thread_local uint64_t lastseen;
-
-/*
-** Tensor storage lives outside Lua's heap, so the collector would not
-** know that a small userdata holds megabytes.  Growth since the last call
-** goes to the collector as debt (LUA_GCSTEP with data, see lapi.c), which
-** makes it pace its cycles to tensor allocation.  A collector stopped by
-** the user stays stopped.
-*/
-void lann_gcaccount(lua_State *L) {
-  uint64_t now = ann_allocated(), seen;
-  lua_Integer kb;
-  int known;
-  if (now - lastseen < 1024) return;
-  known = (lua_rawgetp(L, LUA_REGISTRYINDEX, &gckey) == LUA_TNUMBER);
-  seen = known ? (uint64_t)lua_tointeger(L, -1) : now;
-  lua_pop(L, 1);
-  if (known && now - seen < 1024) { lastseen = seen; return; }
-  kb = (lua_Integer)((now - seen) / 1024);
-  if (kb > INT_MAX) kb = INT_MAX;
-  lastseen = seen + (uint64_t)kb * 1024;
-  lua_pushinteger(L, (lua_Integer)lastseen);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &gckey);
-  if (kb > 0 && lua_gc(L, LUA_GCISRUNNING))
-    lua_gc(L, LUA_GCSTEP, (int)kb);
-}
-
 static ann_Tensor **newslot(lua_State *L) {
   ann_Tensor **p = (ann_Tensor **)lua_newuserdatauv(L, sizeof *p, 0);
+  lann_use(L);
   *p = NULL;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &lann_tensor_key);
   lua_setmetatable(L, -2);
@@ -452,6 +422,7 @@ static int l_get_rng_state(lua_State *L) {
   uint64_t st[4];
   unsigned char b[32];
   int i, k;
+  lann_use(L);
   ann_rand_get_state(st);
   for (i = 0; i < 4; i++)               /* little-endian, as in files */
     for (k = 0; k < 8; k++) b[i * 8 + k] = (unsigned char)(st[i] >> (8 * k));
@@ -469,6 +440,7 @@ static int l_set_rng_state(lua_State *L) {
                       "bytes", (int)len);
   for (i = 0; i < 4; i++)
     for (k = 0; k < 8; k++) st[i] |= (uint64_t)b[i * 8 + k] << (8 * k);
+  lann_use(L);
   if (ann_rand_set_state(st) != 0) return lann_error(L);
   return 0;
 }
@@ -485,7 +457,9 @@ static int l_randperm(lua_State *L) {
 }
 
 static int l_manual_seed(lua_State *L) {
-  ann_manual_seed((uint64_t)luaL_checkinteger(L, 1));
+  lua_Integer seed = luaL_checkinteger(L, 1);
+  lann_use(L);
+  ann_manual_seed((uint64_t)seed);
   return 0;
 }
 
@@ -853,7 +827,4 @@ void lann_open_tensor(lua_State *L) {
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, methods, 0);            /* method table at -2 */
   lua_pop(L, 1);
-  lastseen = ann_allocated();
-  lua_pushinteger(L, (lua_Integer)lastseen);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &gckey);
 }
