@@ -36,11 +36,12 @@ local function fail(fmt, ...) error(string.format(fmt, ...), 3) end
 -- colour?  NO_COLOR turns colour off; COLORTERM = truecolor / 24bit, or a
 -- TERM naming 256color, truecolor or direct, turns it on
 function plot.color_supported(fd)
-  if os.getenv("NO_COLOR") then return false end
+  local getenv = os and os.getenv or function() end  -- no os: no colour
+  if getenv("NO_COLOR") or not os then return false end
   if not core.isatty(fd or 1) then return false end
-  local ct = (os.getenv("COLORTERM") or ""):lower()
+  local ct = (getenv("COLORTERM") or ""):lower()
   if ct == "truecolor" or ct == "24bit" then return true end
-  local term = (os.getenv("TERM") or ""):lower()
+  local term = (getenv("TERM") or ""):lower()
   return term:find("256color", 1, true) ~= nil
          or term:find("truecolor", 1, true) ~= nil
          or term:find("direct", 1, true) ~= nil
@@ -253,7 +254,7 @@ function plot.decision_boundary(model, dataset, opts)
   local text
   if opts.terminal then
     text = boundary_text(model, train, test, opts)
-    io.stdout:write(text)
+    core.write(text)
   end
   return img, text
 end
@@ -418,7 +419,7 @@ function plot.loss_curve(history, opts)
   local text
   if opts.terminal then
     text = curve_text(train, test, opts)
-    io.stdout:write(text)
+    core.write(text)
   end
   return img, text
 end

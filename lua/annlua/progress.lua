@@ -58,11 +58,19 @@ local function rate(r)
   return string.format("%.0f", r)
 end
 
--- the terminal's width: $COLUMNS, else stty's answer, else 80
+-- library output goes through core.write: the host's writer when annlua
+-- is embedded (a state may have no io library), else stdout
+progress.stdout = {
+  write = function(self, ...) core.write(...) return self end,
+  flush = function(self) return self end,
+}
+
+-- the terminal's width: $COLUMNS, else stty's answer, else 80 (a state
+-- with no os or io library: 80)
 local function columns()
-  local c = tonumber(os.getenv("COLUMNS"))
+  local c = os and os.getenv and tonumber(os.getenv("COLUMNS"))
   if c then return c end
-  local p = io.popen("stty size 2>/dev/null </dev/tty")
+  local p = io and io.popen and io.popen("stty size 2>/dev/null </dev/tty")
   if p then
     local s = p:read("a") or ""
     p:close()
@@ -72,13 +80,13 @@ local function columns()
 end
 
 -- progress.new{epochs =, steps =, mode = "bar" | "lines" | "off",
---   out = io.stdout, width = columns}; mode "auto" picks "bar" on a
+--   out = progress.stdout, width = columns}; mode "auto" picks "bar" on a
 -- terminal (stdout) and "lines" elsewhere
 function progress.new(o)
   local mode = o.mode or "auto"
   if mode == "auto" then mode = core.isatty(1) and "bar" or "lines" end
   return setmetatable({epochs = o.epochs, steps = o.steps, mode = mode,
-                       out = o.out or io.stdout,
+                       out = o.out or progress.stdout,
                        width = o.width or (mode == "bar" and columns() or 80),
                        clock = o.clock or core.clock, shown = false,
                        last = -math.huge}, P)
