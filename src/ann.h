@@ -61,10 +61,11 @@ char *ann_shapestr(const ann_Tensor *t, char *buf, size_t size); /* "[3,4]" */
 ** by ann_ctx_new has its own (ann_CtxOpts.alloc). */
 typedef void *(*ann_Alloc)(void *ud, void *ptr, size_t osize, size_t nsize);
 void ann_setallocf(ann_Alloc f, void *ud);
-/* Bytes of storage allocated since start (only grows); bindings use it to
-** tell their garbage collector about tensor memory. */
+/* Bytes of storage allocated by the current context since it was made
+** (only grows); bindings use it to tell their garbage collector about
+** tensor memory. */
 uint64_t ann_allocated(void);
-int64_t ann_live_bytes(void);                /* storage bytes alive now */
+int64_t ann_live_bytes(void);                /* storage bytes alive now (current context) */
 
 /* ---- contexts (ann_ctx.c) -------------------------------------------------
 ** A context is what a host gives one user of the core (a Lua state, a
@@ -160,7 +161,8 @@ ann_Tensor *ann_arange(double a, double b, double step);  /* inclusive of b */
 ann_Tensor *ann_linspace(double a, double b, int64_t n);
 ann_Tensor *ann_empty_like(const ann_Tensor *t);          /* contiguous */
 
-/* ---- random (ann_rand.c): xoshiro256**, seeded through splitmix64 ------ */
+/* ---- random (ann_rand.c): xoshiro256**, seeded through splitmix64; one
+** stream per context (the current one's) ------------------------------ */
 void ann_manual_seed(uint64_t seed);
 void ann_rand_get_state(uint64_t s[4]);
 int ann_rand_set_state(const uint64_t s[4]);
@@ -297,6 +299,7 @@ typedef struct ann_Node {
   ann_Tensor *inputs[];         /* retained; an entry may be NULL */
 } ann_Node;
 
+/* grad mode: the current context's; the default context's is per thread */
 int ann_grad_enabled(void);
 int ann_set_grad_enabled(int on);            /* returns the previous mode */
 int ann_set_requires_grad(ann_Tensor *t, int on); /* leaves only */
@@ -421,7 +424,9 @@ int ann_npy_save(const ann_Tensor *t, const char *path);
 #define ANN_FILE_VERSION 1
 uint32_t ann_crc32(uint32_t crc, const void *p, size_t n);  /* zlib's; 0 starts */
 typedef struct ann_Writer ann_Writer;
-/* creates path.tmp-<pid> beside path and writes the header */
+/* creates path.tmp-<pid> beside path and writes the header; under
+** ANN_FILES_IO the file is made in memory (the context's) and goes out
+** through the host's io at commit */
 ann_Writer *ann_writer_open(const char *path);
 /* appends to the body; I/O errors are kept and reported by commit */
 int ann_writer_bytes(ann_Writer *w, const void *p, size_t n);

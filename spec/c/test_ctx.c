@@ -161,6 +161,8 @@ static ann_Ctx *cancelling(Deadline *d) {
   return ann_ctx_new(&o);
 }
 
+static int after3(void *ud) { return ++*(int *)ud > 3; }
+
 static void test_cancel(void) {
   Deadline d = {0, 0};
   ann_Ctx *c = cancelling(&d);
@@ -177,7 +179,22 @@ static void test_cancel(void) {
   CHECK_ERR(ann_mm(a, b) != NULL, "gemm: cancelled by the host");
   spent = now() - t0;
   CHECK(spent < 0.02 + 0.2);
-  CHECK(d.polls >= 2);
+  CHECK(d.polls >= 1);
+  /* the fourth poll stops it: polls come between blocks, not only first */
+  {
+    ann_CtxOpts o;
+    ann_Ctx *c3, *was;
+    int polls = 0;
+    ann_ctx_defaults(&o);
+    o.cancel = after3;
+    o.cancel_ud = &polls;
+    c3 = ann_ctx_new(&o);
+    was = ann_ctx_use(c3);
+    CHECK_ERR(ann_mm(a, b) != NULL, "gemm: cancelled by the host");
+    CHECK(polls == 4);
+    ann_ctx_use(was);
+    ann_ctx_free(c3);
+  }
   /* with no deadline, the same product split in blocks is right: every
   ** element is 4096 * 0.5 */
   ann_release(a); ann_release(b);
@@ -216,7 +233,6 @@ static void test_cancel(void) {
   CHECK(ann_poll("x") == 0);
 }
 
-static int after3(void *ud) { return ++*(int *)ud > 3; }
 
 /* the fused epoch polls once a batch, from the calling thread */
 static void test_cancel_epoch(void) {
