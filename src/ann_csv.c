@@ -364,6 +364,7 @@ int ann_csv_read(const char *path, const ann_CsvOpts *opts, ann_Csv *out) {
   do {
     if (add_row(&c, &rows, ncols, lab, nf, lab >= 0 && o.classes) < 0)
       goto done;
+    if ((rows.n & 0xffff) == 0 && ann_poll(path) < 0) goto done;
   } while ((rc = read_record(&c)) > 0);
   if (rc < 0) goto done;
   shape[0] = (int64_t)rows.n;

@@ -390,6 +390,7 @@ static int ck_close(void *p) {
   return r == 0 ? 0 : EOF;
 }
 
+/* fopencookie: glibc and musl; elsewhere funopen would take its place */
 FILE *ann_file_wopen(const char *path) {
   ann_Ctx *c = ann_ctx();
   cookie_io_functions_t fns = {NULL, ck_write, NULL, ck_close};

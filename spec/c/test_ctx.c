@@ -480,6 +480,34 @@ static void test_files_io(void) {
   ann_ctx_free(c);
 }
 
+/* reading a file is polled between chunks */
+static void test_files_cancel(void) {
+  static char text[20000];
+  ann_CtxOpts o;
+  ann_Ctx *c;
+  ann_CsvOpts co;
+  ann_Csv csv;
+  int polls = 0, i;
+  for (i = 0; i < 2000; i++) memcpy(text + 10 * i, "1,2,3,4,5\n", 10);
+  mput("mod/big.csv", text, sizeof text);
+  ann_ctx_defaults(&o);
+  o.files = ANN_FILES_IO;
+  o.io.open = m_open; o.io.read = m_read; o.io.write = m_write;
+  o.io.close = m_close;
+  o.cancel = after3;
+  o.cancel_ud = &polls;
+  c = ann_ctx_new(&o);
+  ann_ctx_use(c);
+  ann_csv_defaults(&co);
+  CHECK_ERR(ann_csv_read("mod/big.csv", &co, &csv) == 0,
+            "mod/big.csv: cancelled by the host");
+  CHECK(polls == 4);                        /* the host reads 1000 bytes a call */
+  CHECK(mopens == mcloses);
+  ann_ctx_use(NULL);
+  CHECK(ann_ctx_held(c) == 0);
+  ann_ctx_free(c);
+}
+
 /* ---- random streams and grad modes ------------------------------------------ */
 
 static void test_streams(void) {
@@ -544,6 +572,7 @@ int main(void) {
   test_cancel_epoch();
   test_files_none();
   test_files_io();
+  test_files_cancel();
   test_streams();
   test_output();
   return test_report();

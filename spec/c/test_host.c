@@ -214,7 +214,21 @@ static void test_two_states(void) {
   lua_close(B);
 }
 
+/* a host that links the library and requires it itself */
+static void test_requiref(void) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  luaL_requiref(L, "annlua", luaopen_annlua, 1);
+  lua_pop(L, 1);
+  RUN_OK(L, "return tostring(annlua.ones(2):sum():item())", "2.0");
+  RUN_OK(L, "return tostring(require('annlua') == annlua)", "true");
+  /* its own context, counting Lua's heap: some KB at least */
+  RUN_OK(L, "return tostring(annlua._held() > 10000)", "true");
+  lua_close(L);
+}
+
 int main(void) {
+  test_requiref();
   test_sandbox();
   test_two_states();
   return test_report();
