@@ -134,7 +134,8 @@ int ann_poll(const char *op);                    /* 0, or -1 and "op: cancelled 
 size_t ann_ctx_held(const ann_Ctx *c);
 /* counts delta bytes of the host's own (a Lua state's heap) against c's
 ** limit: a growth that would pass it empties c's storage cache, then is
-** refused (-1, "not enough memory (limit N bytes)"); shrinking never fails */
+** refused (-1, "not enough memory (limit N bytes)"); shrinking never fails.
+** Cheap (no atomic update): calls for one context must not overlap */
 int ann_ctx_account(ann_Ctx *c, int64_t delta);
 /* frees the storage cached by c (NULL: the current context) */
 void ann_ctx_trim(ann_Ctx *c);

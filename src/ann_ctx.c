@@ -73,7 +73,10 @@ ann_Ctx *ann_ctx_use(ann_Ctx *c) {
 ann_Ctx *ann_ctx_current(void) { return ann_ctx(); }
 
 size_t ann_ctx_held(const ann_Ctx *c) {
-  int64_t h = atomic_load(&(c ? c : ann_ctx())->held);
+  int64_t h;
+  if (c == NULL) c = ann_ctx();
+  h = atomic_load(&c->held) + atomic_load_explicit(&c->host,
+                                                   memory_order_relaxed);
   return h > 0 ? (size_t)h : 0;
 }
 
@@ -107,25 +110,40 @@ static int limit_error(const ann_Ctx *c) {
   return ann_seterror("not enough memory (limit %zu bytes)", c->o.mem_limit);
 }
 
-/* takes n bytes of c's limit; a first refusal empties c's cache and
-** tries again */
+static int64_t host(const ann_Ctx *c) {
+  return atomic_load_explicit(&c->host, memory_order_relaxed);
+}
+
+/* takes n bytes of c's limit for a block; a first refusal empties c's
+** cache and tries again */
 static int charge(ann_Ctx *c, size_t n) {
   int tries;
   if (c->o.mem_limit == 0) { atomic_fetch_add(&c->held, (int64_t)n); return 0; }
   if (n > c->o.mem_limit) return limit_error(c);
   for (tries = 0; tries < 2; tries++) {
     int64_t now = atomic_fetch_add(&c->held, (int64_t)n) + (int64_t)n;
-    if ((uint64_t)now <= c->o.mem_limit) return 0;
+    if ((uint64_t)(now + host(c)) <= c->o.mem_limit) return 0;
     atomic_fetch_sub(&c->held, (int64_t)n);
     if (tries == 0) ann_cache_flush(c);
   }
   return limit_error(c);
 }
 
+/* the host's bytes: called for every allocation of a Lua state, so no
+** atomic read-modify-write; the calls for one context never overlap (a
+** Lua state allocates from one thread at a time) */
 int ann_ctx_account(ann_Ctx *c, int64_t delta) {
+  int64_t h;
   if (c == NULL) c = ann_ctx();
-  if (delta <= 0) { atomic_fetch_add(&c->held, delta); return 0; }
-  return charge(c, (size_t)delta);
+  h = host(c) + delta;
+  if (delta > 0 && c->o.mem_limit
+      && (uint64_t)(h + atomic_load(&c->held)) > c->o.mem_limit) {
+    ann_cache_flush(c);
+    if ((uint64_t)(h + atomic_load(&c->held)) > c->o.mem_limit)
+      return limit_error(c);
+  }
+  atomic_store_explicit(&c->host, h, memory_order_relaxed);
+  return 0;
 }
 
 void *ann_malloc(size_t n) {

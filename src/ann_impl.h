@@ -43,7 +43,8 @@ typedef struct ann_Cache {
 
 struct ann_Ctx {
   ann_CtxOpts o;
-  _Atomic int64_t held;        /* bytes: live and cached blocks, host's */
+  _Atomic int64_t held;        /* bytes of live and cached blocks */
+  _Atomic int64_t host;        /* the host's (ann_ctx_account): one writer */
   _Atomic int64_t refs;        /* the owner's and one per block alive */
   _Atomic uint64_t allocated;  /* storage bytes handed out, only grows */
   _Atomic int64_t live;        /* storage bytes in tensors now */
