@@ -137,6 +137,12 @@ size_t ann_ctx_held(const ann_Ctx *c);
 ** refused (-1, "not enough memory (limit N bytes)"); shrinking never fails.
 ** Cheap (no atomic update): calls for one context must not overlap */
 int ann_ctx_account(ann_Ctx *c, int64_t delta);
+/* fn(ud) is called when an allocation of the core would pass c's limit
+** even with c's cache emptied, in the thread that allocates, before it is
+** refused: a host with a garbage collector frees what it can and returns
+** nonzero to have the allocation tried once more (NULL: none; a Lua
+** state's context has one that runs a full collection) */
+void ann_ctx_onlimit(ann_Ctx *c, int (*fn)(void *ud), void *ud);
 /* frees the storage cached by c (NULL: the current context) */
 void ann_ctx_trim(ann_Ctx *c);
 /* writes n bytes through the current context's output (stdout by default,

@@ -115,18 +115,25 @@ static int64_t host(const ann_Ctx *c) {
 }
 
 /* takes n bytes of c's limit for a block; a first refusal empties c's
-** cache and tries again */
+** cache and tries again, a second asks the host's onlimit */
 static int charge(ann_Ctx *c, size_t n) {
   int tries;
   if (c->o.mem_limit == 0) { atomic_fetch_add(&c->held, (int64_t)n); return 0; }
   if (n > c->o.mem_limit) return limit_error(c);
-  for (tries = 0; tries < 2; tries++) {
+  for (tries = 0; tries < 3; tries++) {
     int64_t now = atomic_fetch_add(&c->held, (int64_t)n) + (int64_t)n;
     if ((uint64_t)(now + host(c)) <= c->o.mem_limit) return 0;
     atomic_fetch_sub(&c->held, (int64_t)n);
     if (tries == 0) ann_cache_flush(c);
+    else if (tries == 1 && (c->onlimit == NULL || !c->onlimit(c->onlimit_ud)))
+      break;
   }
   return limit_error(c);
+}
+
+void ann_ctx_onlimit(ann_Ctx *c, int (*fn)(void *ud), void *ud) {
+  c->onlimit = fn;
+  c->onlimit_ud = ud;
 }
 
 /* the host's bytes: called for every allocation of a Lua state, so no

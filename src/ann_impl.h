@@ -53,6 +53,8 @@ struct ann_Ctx {
   int grad_off;                /* grad mode (the default context's is per thread) */
   int seeded;
   uint64_t rng[4];             /* ann_rand.c */
+  int (*onlimit)(void *ud);    /* ann_ctx_onlimit */
+  void *onlimit_ud;
   ann_Cache cache;             /* ann_tensor.c */
 };
 

@@ -41,6 +41,8 @@ ann_Ctx *lann_use(lua_State *L);
 int lann_attach(lua_State *L, const ann_CtxOpts *o);
 int lann_attached(lua_State *L);
 void lann_open_state(lua_State *L);    /* core.write, core._held */
+/* under a memory cap, a full collection when it may make room */
+void lann_reclaim(lua_State *L);
 /* tells the collector about tensor bytes allocated since the last call */
 void lann_gcaccount(lua_State *L);
 

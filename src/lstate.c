@@ -16,7 +16,16 @@ typedef struct LannState {
   lua_Alloc f;              /* the state's allocator, wrapped */
   void *ud;
   uint64_t gcseen;          /* ann_allocated() last told to the collector */
+  size_t limit;             /* the context's memory cap, 0 if none */
+  uint64_t fullgc;          /* ann_allocated() at the last full collection */
+  size_t after;             /* bytes held right after it */
+  lua_State *main;          /* the main thread, for onlimit's collection */
+  int collecting;
 } LannState;
+
+/* the state whose binding this thread runs (lann_use): onlimit collects
+** only there, never in a pool thread */
+static _Thread_local LannState *running;
 
 /* registry key of the full userdata holding the LannState pointer; its
 ** __gc closes the context */
@@ -54,8 +63,28 @@ static LannState *getstate(lua_State *L) {
 
 ann_Ctx *lann_use(lua_State *L) {
   LannState *s = getstate(L);
+  running = s;
   ann_ctx_use(s ? s->ctx : NULL);
   return ann_ctx_current();
+}
+
+/*
+** An allocation of the core for the state would pass its cap: tensors
+** that are garbage but not finalized yet may be what fills it, so a full
+** collection runs (it is safe inside a binding: the operands are on the
+** Lua stack, and Lua >= 5.4.4 ignores the call inside a finalizer).  Only
+** in the thread running the state's binding, never nested, never from
+** Lua's own allocator (which ann_ctx_account serves, without onlimit).
+*/
+static int onlimit(void *ud) {
+  LannState *s = ud;
+  if (running != s || s->collecting) return 0;
+  s->collecting = 1;
+  lua_gc(s->main, LUA_GCCOLLECT);
+  s->collecting = 0;
+  s->fullgc = ann_allocated();
+  s->after = ann_ctx_held(s->ctx);
+  return 1;
 }
 
 /* at lua_close, last of the finalizers: the state's allocator is given
@@ -68,6 +97,8 @@ static int state_gc(lua_State *L) {
   *p = NULL;
   f = lua_getallocf(L, &ud);
   if (f == l_alloc && ud == s) lua_setallocf(L, s->f, s->ud);
+  if (running == s) running = NULL;
+  ann_ctx_onlimit(s->ctx, NULL, NULL);
   ann_ctx_free(s->ctx);
   s->f(s->ud, s, sizeof *s, 0);
   return 0;
@@ -92,12 +123,17 @@ int lann_attach(lua_State *L, const ann_CtxOpts *o) {
   memset(s, 0, sizeof *s);
   s->f = f;
   s->ud = ud;
+  s->limit = o ? o->mem_limit : 0;
   if ((s->ctx = ann_ctx_new(o)) == NULL) {
     f(ud, s, sizeof *s, 0);
     return luaL_error(L, "annlua: %s", ann_error());
   }
   *p = s;
   lua_rawsetp(L, LUA_REGISTRYINDEX, &statekey);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  s->main = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  if (s->limit) ann_ctx_onlimit(s->ctx, onlimit, s);
   /* what Lua holds now, whose frees will come through the wrapper */
   used = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
   if (ann_ctx_account(s->ctx, (int64_t)used) != 0)
@@ -130,6 +166,29 @@ void lann_gcaccount(lua_State *L) {
   s->gcseen += (uint64_t)kb * 1024;
   if (lua_gc(L, LUA_GCISRUNNING))
     lua_gc(L, LUA_GCSTEP, (int)kb);
+}
+
+/*
+** Under a memory cap, tensors that are garbage but not yet finalized
+** would make the next allocation fail.  At the entry of a binding that
+** makes a tensor (lann_newslot, before the core is called: as safe a
+** point as the collector's steps), past half the cap, a full collection
+** runs once half of the room the last one left has been allocated again.
+*/
+void lann_reclaim(lua_State *L) {
+  LannState *s = getstate(L);
+  uint64_t now;
+  size_t held;
+  if (s == NULL || s->limit == 0) return;
+  held = ann_ctx_held(s->ctx);
+  if (held <= s->limit / 2) return;
+  now = ann_allocated();
+  if (now - s->fullgc < (s->limit - (s->after < s->limit ? s->after : s->limit)) / 2
+      || !lua_gc(L, LUA_GCISRUNNING))
+    return;
+  lua_gc(L, LUA_GCCOLLECT);
+  s->fullgc = now;
+  s->after = ann_ctx_held(s->ctx);
 }
 
 /* core.write(s...): library output through the context's writer (the

@@ -56,6 +56,7 @@ static ann_Tensor **newslot(lua_State *L) {
 /* the slot's tensor was made by the caller after the slot: account for
 ** what came before; slotdone accounts for the new one */
 ann_Tensor **lann_newslot(lua_State *L) {
+  lann_reclaim(L);
   lann_gcaccount(L);
   return newslot(L);
 }

@@ -114,6 +114,9 @@ static void test_sandbox(void) {
   RUN_OK(L, "local a = ann.zeros(10000, 1000) "
             "local ok, e = pcall(ann.zeros, 10000, 1000) "
             "return tostring(ok) .. ' ' .. a:size(1)", "false 10000");
+  /* garbage tensors are collected to make room: 8 x 40 MB in turn */
+  RUN_OK(L, "local n = 0 for i = 1, 8 do local t = ann.zeros(10000, 1000) "
+            "n = n + t:size(1) end return tostring(n)", "80000");
   /* a string of 1 GB: Lua's own allocation, under the same cap */
   RUN_OK(L, "local ok, e = pcall(string.rep, 'x', 1 << 30) "
             "return tostring(ok) .. ' ' .. tostring(e)",
