@@ -124,9 +124,9 @@ static int charge(ann_Ctx *c, size_t n) {
     int64_t now = atomic_fetch_add(&c->held, (int64_t)n) + (int64_t)n;
     if ((uint64_t)(now + host(c)) <= c->o.mem_limit) return 0;
     atomic_fetch_sub(&c->held, (int64_t)n);
-    if (tries == 0) ann_cache_flush(c);
-    else if (tries == 1 && (c->onlimit == NULL || !c->onlimit(c->onlimit_ud)))
+    if (tries == 1 && (c->onlimit == NULL || !c->onlimit(c->onlimit_ud)))
       break;
+    ann_cache_flush(c);         /* what the host freed may sit there */
   }
   return limit_error(c);
 }

@@ -86,6 +86,36 @@ static void test_limit(void) {
   CHECK(k.blocks == 0 && k.bytes == 0);
 }
 
+/* the host's collector, asked before a refusal: it drops what it holds */
+static ann_Tensor *spare;
+static int onlimit_calls;
+static int drop_spare(void *ud) {
+  onlimit_calls++;
+  if (spare == NULL || ud != (void *)&spare) return 0;
+  ann_release(spare);
+  spare = NULL;
+  return 1;
+}
+
+static void test_onlimit(void) {
+  Counter k = {0, 0};
+  ann_Ctx *c = counted(&k, 1 << 20);
+  int64_t n1 = 150000, n2 = 150001, n3 = 150002;
+  ann_Tensor *t, *u;
+  ann_ctx_onlimit(c, drop_spare, &spare);
+  ann_ctx_use(c);
+  spare = ann_empty(1, &n1);                  /* 600 KB the host could drop */
+  t = ann_empty(1, &n2);                      /* another 600 KB: asks */
+  CHECK(t != NULL && spare == NULL && onlimit_calls == 1);
+  u = ann_empty(1, &n3);                      /* nothing left to drop */
+  CHECK_ERR(u != NULL, "not enough memory (limit 1048576 bytes)");
+  CHECK(onlimit_calls == 2);
+  ann_release(t);
+  ann_ctx_use(NULL);
+  ann_ctx_free(c);
+  CHECK(k.blocks == 0);
+}
+
 /* a block goes back to the context it was made in, whatever is current */
 static void test_owner(void) {
   Counter ka = {0, 0}, kb = {0, 0};
@@ -567,6 +597,7 @@ static void test_output(void) {
 
 int main(void) {
   test_limit();
+  test_onlimit();
   test_owner();
   test_cancel();
   test_cancel_epoch();
