@@ -57,8 +57,11 @@ char *ann_shapestr(const ann_Tensor *t, char *buf, size_t size); /* "[3,4]" */
 
 /* Allocator, same contract as lua_Alloc (nsize 0 frees).  The core
 ** aligns what it gets.  Default: malloc/free.  ann_setallocf sets the
-** default context's (its cached storage is freed first); a context made
-** by ann_ctx_new has its own (ann_CtxOpts.alloc). */
+** default context's (its cached storage is freed first): call it before
+** anything of the default context is alive, since a block is freed by
+** the allocator its context has then.  A context made by ann_ctx_new has
+** its own (ann_CtxOpts.alloc).  Not counted anywhere: what libpng and a
+** loaded BLAS allocate for themselves. */
 typedef void *(*ann_Alloc)(void *ud, void *ptr, size_t osize, size_t nsize);
 void ann_setallocf(ann_Alloc f, void *ud);
 /* Bytes of storage allocated by the current context since it was made

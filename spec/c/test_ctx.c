@@ -296,6 +296,32 @@ static void test_cancel_epoch(void) {
   CHECK_NEAR(ann_data(w)[1], 0.312, 1e-6);
   ann_mlp_free(m);
   ann_release(w); ann_release(b); ann_release(x); ann_release(y);
+  /* a network big enough for the pool's threads: they stop together at
+  ** the poll of the fourth batch, and the next epoch runs whole */
+  {
+    int64_t w1s[2] = {256, 256}, b1s = 256, w2s[2] = {4, 256}, b2s = 4;
+    int64_t bx[2] = {640, 256}, by[2] = {640, 4};
+    int acts[2] = {ANN_ACT_TANH, ANN_ACT_IDENTITY};
+    ann_Tensor *ws[2], *bs2[2];
+    ann_set_num_threads(2);
+    ws[0] = ann_rand(2, w1s); ws[1] = ann_rand(2, w2s);
+    bs2[0] = ann_zeros(1, &b1s); bs2[1] = ann_zeros(1, &b2s);
+    x = ann_rand(2, bx); y = ann_rand(2, by);
+    m = ann_mlp_new(2, ws, bs2, acts, NULL);
+    memset(&t, 0, sizeof t);
+    t.loss = ANN_MLP_MSE; t.opt = ANN_MLP_SGD; t.o.lr = 0.01f; t.o.step = 1;
+    polls = 0;
+    CHECK_ERR(ann_mlp_epoch(m, x, y, NULL, 64, &t, &loss) == 0,
+              "fit: cancelled by the host");
+    CHECK(polls == 4 && t.o.step == 4);
+    polls = -1000;                           /* no more cancelling */
+    CHECK(ann_mlp_epoch(m, x, y, NULL, 64, &t, &loss) == 0);
+    CHECK(t.o.step == 14 && polls == -1000 + 10);
+    ann_mlp_free(m);
+    ann_release(ws[0]); ann_release(ws[1]);
+    ann_release(bs2[0]); ann_release(bs2[1]);
+    ann_release(x); ann_release(y);
+  }
   ann_ctx_use(NULL);
   ann_ctx_free(c);
 }
