@@ -12,7 +12,7 @@
 
 /* the default context's mode is per thread, as in PyTorch; another
 ** context has its own (0: on, the default) */
-static _Thread_local int grad_off_default;
+static ANN_TLS int grad_off_default;
 
 static int *grad_off_ptr(void) {
   ann_Ctx *c = ann_ctx();

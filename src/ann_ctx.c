@@ -22,7 +22,7 @@ ann_Ctx ann_default_ctx = {
   .o = {.alloc = default_alloc}, .refs = 1, .isdefault = 1,
   .cache = {.lock = ATOMIC_FLAG_INIT}
 };
-_Thread_local ann_Ctx *ann_cur;
+ANN_TLS ann_Ctx *ann_cur;
 
 void ann_ctx_defaults(ann_CtxOpts *o) {
   memset(o, 0, sizeof *o);

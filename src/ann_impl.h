@@ -58,8 +58,15 @@ struct ann_Ctx {
   ann_Cache cache;             /* ann_tensor.c */
 };
 
-/* the current context (the default one when none was set) */
-extern _Thread_local ann_Ctx *ann_cur;
+/* the current context (the default one when none was set).  Read on
+** every allocation: the initial-exec model makes that one load from the
+** thread pointer, also in a shared library (a few bytes of static TLS) */
+#if defined(__GNUC__)
+#define ANN_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define ANN_TLS _Thread_local
+#endif
+extern ANN_TLS ann_Ctx *ann_cur;
 extern ann_Ctx ann_default_ctx;
 static inline ann_Ctx *ann_ctx(void) {
   return ann_cur ? ann_cur : &ann_default_ctx;

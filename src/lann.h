@@ -41,8 +41,10 @@ ann_Ctx *lann_use(lua_State *L);
 int lann_attach(lua_State *L, const ann_CtxOpts *o);
 int lann_attached(lua_State *L);
 void lann_open_state(lua_State *L);    /* core.write, core._held */
-/* under a memory cap, a full collection when it may make room */
-void lann_reclaim(lua_State *L);
+/* at the entry of a binding that makes a tensor (lann_newslot): the
+** state's context made current, a full collection under a memory cap
+** when it may make room, and lann_gcaccount */
+void lann_enter(lua_State *L);
 /* tells the collector about tensor bytes allocated since the last call */
 void lann_gcaccount(lua_State *L);
 

@@ -25,7 +25,11 @@ typedef struct LannState {
 
 /* the state whose binding this thread runs (lann_use): onlimit collects
 ** only there, never in a pool thread */
+#if defined(__GNUC__)        /* one load from the thread pointer (ann_impl.h) */
+static _Thread_local __attribute__((tls_model("initial-exec"))) LannState *running;
+#else
 static _Thread_local LannState *running;
+#endif
 
 /* registry key of the full userdata holding the LannState pointer; its
 ** __gc closes the context */
@@ -61,11 +65,16 @@ static LannState *getstate(lua_State *L) {
   return s;
 }
 
-ann_Ctx *lann_use(lua_State *L) {
+static LannState *use(lua_State *L) {
   LannState *s = getstate(L);
   running = s;
   ann_ctx_use(s ? s->ctx : NULL);
-  return ann_ctx_current();
+  return s;
+}
+
+ann_Ctx *lann_use(lua_State *L) {
+  LannState *s = use(L);
+  return s ? s->ctx : ann_ctx_current();
 }
 
 /*
@@ -154,8 +163,7 @@ int lann_attached(lua_State *L) { return getstate(L) != NULL; }
 ** makes it pace its cycles to tensor allocation.  A collector stopped by
 ** the user stays stopped.
 */
-void lann_gcaccount(lua_State *L) {
-  LannState *s = getstate(L);
+static void gcaccount(lua_State *L, LannState *s) {
   uint64_t now;
   lua_Integer kb;
   if (s == NULL) return;
@@ -175,8 +183,7 @@ void lann_gcaccount(lua_State *L) {
 ** point as the collector's steps), past half the cap, a full collection
 ** runs once half of the room the last one left has been allocated again.
 */
-void lann_reclaim(lua_State *L) {
-  LannState *s = getstate(L);
+static void reclaim(lua_State *L, LannState *s) {
   uint64_t now;
   size_t held;
   if (s == NULL || s->limit == 0) return;
@@ -189,6 +196,14 @@ void lann_reclaim(lua_State *L) {
   lua_gc(L, LUA_GCCOLLECT);
   s->fullgc = now;
   s->after = ann_ctx_held(s->ctx);
+}
+
+void lann_gcaccount(lua_State *L) { gcaccount(L, getstate(L)); }
+
+void lann_enter(lua_State *L) {
+  LannState *s = use(L);
+  reclaim(L, s);
+  gcaccount(L, s);
 }
 
 /* core.write(s...): library output through the context's writer (the

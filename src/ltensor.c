@@ -46,7 +46,6 @@ int lann_error(lua_State *L) {
 
 static ann_Tensor **newslot(lua_State *L) {
   ann_Tensor **p = (ann_Tensor **)lua_newuserdatauv(L, sizeof *p, 0);
-  lann_use(L);
   *p = NULL;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &lann_tensor_key);
   lua_setmetatable(L, -2);
@@ -56,8 +55,7 @@ static ann_Tensor **newslot(lua_State *L) {
 /* the slot's tensor was made by the caller after the slot: account for
 ** what came before; slotdone accounts for the new one */
 ann_Tensor **lann_newslot(lua_State *L) {
-  lann_reclaim(L);
-  lann_gcaccount(L);
+  lann_enter(L);
   return newslot(L);
 }
 
