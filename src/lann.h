@@ -40,6 +40,7 @@ int lann_fail(lua_State *L);
 ann_Ctx *lann_use(lua_State *L);
 int lann_attach(lua_State *L, const ann_CtxOpts *o);
 int lann_attached(lua_State *L);
+int lann_hostoutput(lua_State *L);     /* the host takes ann.write's output */
 void lann_open_state(lua_State *L);    /* core.write, core._held */
 /* at the entry of a binding that makes a tensor (lann_newslot): the
 ** state's context made current, a full collection under a memory cap

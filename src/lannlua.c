@@ -14,9 +14,11 @@ int lann_fail(lua_State *L) {
   return 2;
 }
 
-/* core.isatty(fd): is file descriptor fd (1 = stdout) a terminal? */
+/* core.isatty(fd): is file descriptor fd (1 = stdout) a terminal?  Not
+** stdout when the host takes the output: progress is then in lines */
 static int l_isatty(lua_State *L) {
-  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_pushboolean(L, !(fd == 1 && lann_hostoutput(L)) && isatty(fd));
   return 1;
 }
 

@@ -20,6 +20,7 @@ typedef struct LannState {
   uint64_t fullgc;          /* ann_allocated() at the last full collection */
   size_t after;             /* bytes held right after it */
   lua_State *main;          /* the main thread, for onlimit's collection */
+  int output;               /* the host takes the library's output */
   int collecting;
 } LannState;
 
@@ -133,6 +134,7 @@ int lann_attach(lua_State *L, const ann_CtxOpts *o) {
   s->f = f;
   s->ud = ud;
   s->limit = o ? o->mem_limit : 0;
+  s->output = o && o->output;
   if ((s->ctx = ann_ctx_new(o)) == NULL) {
     f(ud, s, sizeof *s, 0);
     return luaL_error(L, "annlua: %s", ann_error());
@@ -155,6 +157,11 @@ int lann_attach(lua_State *L, const ann_CtxOpts *o) {
 }
 
 int lann_attached(lua_State *L) { return getstate(L) != NULL; }
+
+int lann_hostoutput(lua_State *L) {
+  LannState *s = getstate(L);
+  return s && s->output;
+}
 
 /*
 ** Tensor storage lives outside Lua's heap, so the collector would not

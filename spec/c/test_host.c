@@ -174,6 +174,11 @@ static void test_sandbox(void) {
             "  epochs = 3, batch_size = 4, progress = 'lines'}) "
             "return #h.loss", "3");
   CHECK(strstr(out, "epoch 1/3") != NULL && strstr(out, "epoch 3/3") != NULL);
+  /* the host's output is no terminal: progress in lines, no bar */
+  RUN_OK(L, "return tostring(ann.isatty(1))", "false");
+  out[0] = '\0';
+  RUN_OK(L, "ann.write('x', 1, '\\n') return 'ok'", "ok");
+  CHECK(strcmp(out, "x1\n") == 0);
   /* and the state still works after all that */
   RUN_OK(L, "collectgarbage() return tostring(ann.eye(3):sum():item())", "3.0");
   lua_close(L);
