@@ -109,7 +109,9 @@ int64_t ann_live_bytes(void);                /* storage bytes alive now (current
 ** A context may be current in several threads at once (its counters are
 ** atomic); its random generator is not locked: draw from one thread.
 ** ann_ctx_free may be called while blocks of the context are still alive
-** (cached blocks are freed then): the context goes when the last does. */
+** (cached blocks are freed then): the context goes when the last does.
+** It stops being current in the calling thread; another thread that has
+** it current must ann_ctx_use another before it calls the core again. */
 typedef struct ann_Ctx ann_Ctx;
 typedef struct ann_Io {              /* host-supplied file access */
   void *(*open)(void *ud, const char *path, const char *mode); /* "rb" or "wb"; NULL: refused */
