@@ -82,13 +82,15 @@ ann_Ctx *lann_use(lua_State *L) {
 ** An allocation of the core for the state would pass its cap: tensors
 ** that are garbage but not finalized yet may be what fills it, so a full
 ** collection runs (it is safe inside a binding: the operands are on the
-** Lua stack, and Lua >= 5.4.4 ignores the call inside a finalizer).  Only
-** in the thread running the state's binding, never nested, never from
-** Lua's own allocator (which ann_ctx_account serves, without onlimit).
+** Lua stack).  Only in the thread running the state's binding, never
+** nested, never from Lua's own allocator (which ann_ctx_account serves,
+** without onlimit), never while finalizers run (the collector reads as
+** stopped then) nor when the script stopped it.
 */
 static int onlimit(void *ud) {
   LannState *s = ud;
-  if (running != s || s->collecting) return 0;
+  if (running != s || s->collecting || !lua_gc(s->main, LUA_GCISRUNNING))
+    return 0;
   s->collecting = 1;
   lua_gc(s->main, LUA_GCCOLLECT);
   s->collecting = 0;
