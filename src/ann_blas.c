@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,8 +507,14 @@ static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
 
 static void small_gemm(SMALL_ARGS) {
 #ifdef HAVE_SMALL_AVX2
-  static int avx2 = -1, avx512;
-  if (avx2 < 0) { avx512 = ann_cpu_avx512(); avx2 = ann_cpu_avx2(); }
+  /* asked once; atomic, since threads running one model race here */
+  static _Atomic int feat = -1;       /* bit 0: AVX2, bit 1: AVX-512 */
+  int f = atomic_load_explicit(&feat, memory_order_relaxed), avx2, avx512;
+  if (f < 0) {
+    f = ann_cpu_avx2() | ann_cpu_avx512() << 1;
+    atomic_store_explicit(&feat, f, memory_order_relaxed);
+  }
+  avx2 = f & 1; avx512 = f >> 1 & 1;
   if (avx512 && tb && !ta && k < 16 && n * k <= 1024) {
     /* x w^T with few inputs: the dot products would fill few of their 16
     ** lanes; the rows of w^T (made here, 4 KB at most) are used instead */
@@ -542,13 +549,16 @@ static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc) {
-  if (k == 0 || blas.sgemm == NULL || blas.builtin || !fits(m) || !fits(n)
-      || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
-    return builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (m * n * k <= SMALL_MNK) {
+  /* tiny products the same way with a BLAS or without: no call, no
+  ** buffer (a loaded model's run allocates nothing) */
+  if (k > 0 && m <= SMALL_MNK && n <= SMALL_MNK && k <= SMALL_MNK
+      && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK) {
     small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     return 0;
   }
+  if (k == 0 || blas.sgemm == NULL || blas.builtin || !fits(m) || !fits(n)
+      || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
+    return builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
   if (n == 1)                 /* a column of C: op(A) times a vector */
     gemv(ta, ta ? k : m, ta ? m : k, alpha, A, lda, B, tb ? 1 : ldb,
          beta, C, ldc);
