@@ -179,6 +179,7 @@ void ann_blas_use_builtin(int on) { ann_init(); blas.builtin = on; }
 
 #define KC 256      /* rows of op(B) per panel */
 #define NC 512      /* columns of op(B) per panel: KC*NC floats fit L2 */
+#define SMALL_PANEL 4096   /* floats: a 64x64 layer's */
 
 /* c[0..n) += a0*b0 + a1*b1 + a2*b2 + a3*b3, rows of B ld apart.  The
 ** body is unrolled by hand so that -O2's straight-line vectorizer makes
@@ -217,11 +218,15 @@ static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                         float alpha, const float *A, int64_t lda,
                         const float *B, int64_t ldb, float beta,
                         float *C, int64_t ldc) {
-  float *buf = NULL, a[4];
+  /* the panel of a small op(B) on the stack: a small network's forward
+  ** (a loaded model's run) allocates nothing */
+  float *buf = NULL, a[4], panel[SMALL_PANEL];
   int64_t i, p, q, j0, p0;
   scale(m, n, beta, C, ldc);
   if (alpha == 0.0f || k == 0) return 0;
-  if (tb && (buf = malloc(sizeof(float) * KC * NC)) == NULL)
+  if (tb && (k < KC ? k : KC) * (n < NC ? n : NC) <= SMALL_PANEL)
+    buf = panel;
+  else if (tb && (buf = malloc(sizeof(float) * KC * NC)) == NULL)
     return ann_seterror("gemm: out of memory");
   for (j0 = 0; j0 < n; j0 += NC) {
     int64_t nc = n - j0 < NC ? n - j0 : NC;
@@ -245,7 +250,7 @@ static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
       }
     }
   }
-  free(buf);
+  if (buf != panel) free(buf);
   return 0;
 }
 
@@ -549,16 +554,13 @@ static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc) {
-  /* tiny products the same way with a BLAS or without: no call, no
-  ** buffer (a loaded model's run allocates nothing) */
-  if (k > 0 && m <= SMALL_MNK && n <= SMALL_MNK && k <= SMALL_MNK
-      && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK) {
-    small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    return 0;
-  }
   if (k == 0 || blas.sgemm == NULL || blas.builtin || !fits(m) || !fits(n)
       || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
     return builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (m * n * k <= SMALL_MNK) {
+    small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return 0;
+  }
   if (n == 1)                 /* a column of C: op(A) times a vector */
     gemv(ta, ta ? k : m, ta ? m : k, alpha, A, lda, B, tb ? 1 : ldb,
          beta, C, ldc);
