@@ -3,17 +3,14 @@
 ** its record decoder (ann_rec.c), for lua/annlua/serialize.lua.  A writer
 ** streams a body out to a temporary file and commits it by renaming;
 ** _load_records checks a file, decodes its body in C and makes Lua values
-** of the records; a reader holds a checked file and hands out its body
-** piece by piece.  Opening fails with nil, err (the
-** environment); reading past the body raises, and the serializer turns
-** that into nil, err.
+** of the records.  A file that cannot be opened, or is not a good model
+** file, gives nil, err.
 */
 #include <string.h>
 
 #include "lann.h"
 
 #define WRITER "ann.FileWriter"
-#define READER "ann.FileReader"
 
 /* ---- writer ------------------------------------------------------------ */
 
@@ -75,124 +72,6 @@ static const luaL_Reg writer_methods[] = {
   {"write", w_write}, {"tensor", w_tensor}, {"commit", w_commit},
   {"abort", w_abort}, {NULL, NULL}
 };
-
-/* ---- reader ------------------------------------------------------------ */
-
-static ann_Reader *checkreader(lua_State *L) {
-  ann_Reader *r = luaL_checkudata(L, 1, READER);
-  if (r->buf == NULL) luaL_error(L, "load: the file is already closed");
-  return r;
-}
-
-/* raises the core's error as is: it names the file and the byte */
-static int rerror(lua_State *L) {
-  lua_pushstring(L, ann_error());
-  return lua_error(L);
-}
-
-static const unsigned char *take(lua_State *L, ann_Reader *r, size_t n,
-                                 const char *what) {
-  const unsigned char *p = ann_reader_take(r, n, what);
-  if (p == NULL) rerror(L);
-  return p;
-}
-
-static uint64_t le(const unsigned char *b, int n) {
-  uint64_t v = 0;
-  while (n-- > 0) v = v << 8 | b[n];
-  return v;
-}
-
-/* core._file_reader(path [, max_bytes]) -> reader, or nil, err */
-static int l_reader(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  lua_Integer max = luaL_optinteger(L, 2, (lua_Integer)1 << 40);
-  ann_Reader *r = lua_newuserdatauv(L, sizeof *r, 0);
-  memset(r, 0, sizeof *r);
-  luaL_setmetatable(L, READER);
-  luaL_argcheck(L, max >= 0, 2, "the size limit must not be negative");
-  if (ann_reader_open(r, path, (size_t)max) < 0) return lann_fail(L);
-  return 1;
-}
-
-static int r_u8(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, *take(L, r, 1, luaL_optstring(L, 2, "a byte")));
-  return 1;
-}
-
-static int r_u32(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, (lua_Integer)le(take(L, r, 4, luaL_optstring(L, 2,
-                                     "a count")), 4));
-  return 1;
-}
-
-static int r_i64(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, (lua_Integer)le(take(L, r, 8, "an integer"), 8));
-  return 1;
-}
-
-static int r_f64(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  uint64_t u = le(take(L, r, 8, "a float"), 8);
-  double d;
-  memcpy(&d, &u, 8);
-  lua_pushnumber(L, (lua_Number)d);
-  return 1;
-}
-
-/* a string: u32 length, then the bytes */
-static int r_str(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  size_t n = (size_t)le(take(L, r, 4, "a string's length"), 4);
-  const unsigned char *s = take(L, r, n, "a string");
-  lua_pushlstring(L, (const char *)s, n);
-  return 1;
-}
-
-static int r_tensor(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_reader_tensor(r);
-  if (*p == NULL) return rerror(L);
-  lann_gcaccount(L);
-  return 1;
-}
-
-/* bytes left in the body, and the offset in the file */
-static int r_left(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, (lua_Integer)ann_reader_left(r));
-  lua_pushinteger(L, (lua_Integer)r->pos);
-  return 2;
-}
-
-static int r_close(lua_State *L) {
-  ann_reader_close(luaL_checkudata(L, 1, READER));
-  return 0;
-}
-
-static const luaL_Reg reader_methods[] = {
-  {"u8", r_u8}, {"u32", r_u32}, {"i64", r_i64}, {"f64", r_f64},
-  {"str", r_str}, {"tensor", r_tensor}, {"left", r_left},
-  {"close", r_close}, {NULL, NULL}
-};
-
-/* a metatable whose __index is the method table, closed on collection */
-static void newclass(lua_State *L, const char *name, const luaL_Reg *m,
-                     lua_CFunction close) {
-  luaL_newmetatable(L, name);
-  lua_newtable(L);
-  luaL_setfuncs(L, m, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
-}
 
 /* ---- records: the body decoded by ann_rec.c, as Lua values ------------- */
 
@@ -329,9 +208,22 @@ static int l_load_records(lua_State *L) {
   return 1;
 }
 
+/* a metatable whose __index is the method table, closed on collection */
+static void newclass(lua_State *L, const char *name, const luaL_Reg *m,
+                     lua_CFunction close) {
+  luaL_newmetatable(L, name);
+  lua_newtable(L);
+  luaL_setfuncs(L, m, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+}
+
 static const luaL_Reg funcs[] = {
   {"_file_writer", l_writer},
-  {"_file_reader", l_reader},
   {"_load_records", l_load_records},
   {NULL, NULL}
 };
@@ -339,7 +231,6 @@ static const luaL_Reg funcs[] = {
 /* method table at -2, module table at -1 */
 void lann_open_file(lua_State *L) {
   newclass(L, WRITER, writer_methods, w_abort);
-  newclass(L, READER, reader_methods, r_close);
   luaL_newmetatable(L, RECDOC);
   lua_pushcfunction(L, doc_gc);
   lua_setfield(L, -2, "__gc");
