@@ -455,10 +455,11 @@ const ann_Rec *ann_rec_index(const ann_Rec *t, int64_t i);
 ** (one sample of layers up to 512 wide), else a buffer of the calling
 ** thread, kept for its next runs and freed when the thread exits.  So a
 ** run allocates nothing, except the first time a thread runs a batch
-** larger than any before.  (Products too large for the built-in small
-** kernels go to the BLAS, or without one to the built-in blocked gemm,
-** which takes a panel buffer per call.)  Loading and freeing are not
-** tied to a thread; free a model when no thread runs it. */
+** larger than any before.  (Two exceptions outside the model: without a
+** BLAS, a layer with more than 4096 weights takes a panel buffer from
+** malloc per call in the built-in gemm; a threaded OpenBLAS allocates in
+** the products it splits between its threads.)  Loading and freeing are
+** not tied to a thread; free a model when no thread runs it. */
 typedef struct ann_Model ann_Model;
 ann_Model *ann_model_load(const char *path);                 /* NULL + ann_error() */
 ann_Model *ann_model_load_mem(const void *buf, size_t len);  /* NULL + ann_error() */
