@@ -85,10 +85,18 @@ static int bare(Plan *p, const ann_Rec *m, int pos) {
                       m->u.mod.nt ? "tensors" : "modules");
 }
 
-/* an integer argument equal to v */
+/* constructor argument i (1-based) as Lua's loader passes it: the first
+** args.n of them when n is given; NULL for nil */
+static const ann_Rec *arg(const ann_Rec *args, int64_t i) {
+  const ann_Rec *n = ann_rec_field(args, "n"), *a;
+  if (n && n->type == ANN_REC_INT && i > n->u.i) return NULL;
+  a = ann_rec_index(args, i);
+  return a && a->type != ANN_REC_NIL ? a : NULL;
+}
+
+/* an integer argument equal to v (Linear takes integers only) */
 static int arg_is(const ann_Rec *a, int64_t v) {
-  return a && ((a->type == ANN_REC_INT && a->u.i == v)
-               || (a->type == ANN_REC_FLOAT && a->u.f == (double)v));
+  return a && a->type == ANN_REC_INT && a->u.i == v;
 }
 
 static int linear(Plan *p, const ann_Rec *m, int pos) {
@@ -123,13 +131,16 @@ static int linear(Plan *p, const ann_Rec *m, int pos) {
                         ann_shapestr(b, sb, sizeof sb),
                         ann_shapestr(w, sw, sizeof sw));
   /* the arguments Lua's loader would rebuild it with must agree */
-  if (!arg_is(ann_rec_index(args, 1), w->shape[1])
-      || !arg_is(ann_rec_index(args, 2), w->shape[0]))
+  if (!arg_is(arg(args, 1), w->shape[1])
+      || !arg_is(arg(args, 2), w->shape[0]))
     return ann_seterror("%s: Linear (layer %d) has a weight of %s but other "
                         "arguments than (%lld, %lld)", p->file, pos,
                         ann_shapestr(w, sw, sizeof sw),
                         (long long)w->shape[1], (long long)w->shape[0]);
-  opts = ann_rec_index(args, 3);
+  opts = arg(args, 3);
+  if (opts && opts->type != ANN_REC_TABLE)
+    return ann_seterror("%s: Linear (layer %d) has options that are a %s",
+                        p->file, pos, rec_kind(opts));
   bias = opts ? ann_rec_field(opts, "bias") : NULL;
   want_bias = !(bias && bias->type == ANN_REC_FALSE);
   if (want_bias != (b != NULL))
@@ -161,7 +172,7 @@ static int activation(Plan *p, const ann_Rec *m, int c, int pos) {
                         "loader reads Linear layers each followed by at "
                         "most one activation", p->file, m->u.mod.name, pos);
   if (c == LEAKY) {
-    const ann_Rec *a = ann_rec_index(m->u.mod.args, 1);
+    const ann_Rec *a = arg(m->u.mod.args, 1);
     slope = 0.01;                         /* LeakyReLU()'s default */
     if (a && a->type == ANN_REC_INT) slope = (double)a->u.i;
     else if (a && a->type == ANN_REC_FLOAT) slope = a->u.f;
@@ -179,14 +190,14 @@ static int activation(Plan *p, const ann_Rec *m, int c, int pos) {
 }
 
 static int plan_sequential(Plan *p, const ann_Rec *s) {
-  const ann_Rec *list = ann_rec_index(s->u.mod.args, 1);
+  const ann_Rec *list = arg(s->u.mod.args, 1);
   uint32_t k;
   if (s->u.mod.nt != 0)
     return ann_seterror("%s: the Sequential holds tensors the C loader does "
                         "not know", p->file);
   /* its layers: the saved argument list, as Lua's loader rebuilds it,
   ** and the children, which must be the same modules in the same order */
-  if (list == NULL || list->type != ANN_REC_TABLE
+  if (list == NULL || list->type != ANN_REC_TABLE || arg(s->u.mod.args, 2)
       || list->u.tab.n != s->u.mod.nc)
     return ann_seterror("%s: the Sequential's arguments are not the list of "
                         "its %lu children", p->file,
