@@ -23,7 +23,8 @@ end
 
 -- saves net, runs it on x in Lua and from C: "same bits" or the difference
 local function c_run(net, x, name)
-  local p, xs, ys = file(name .. ".ann"), file(name .. ".x"), file(name .. ".y")
+  local p = file(name .. ".ann")
+  local xs, ys = file(name .. ".x"), file(name .. ".y")
   assert(ann.save(net, p))
   local y = ann.no_grad(function() return net(x) end)
   h.writefile(xs, raw(x))
@@ -94,7 +95,8 @@ describe("a model saved from Lua, run from C", function()
     h.writefile(file("trained.y"),
                 raw(ann.no_grad(function() return other(x) end)))
     local out, _, code = h.run(h.quote(checker) .. " --check " .. h.quote(p)
-      .. " " .. h.quote(file("trained.x")) .. " " .. h.quote(file("trained.y")))
+      .. " " .. h.quote(file("trained.x")) .. " "
+      .. h.quote(file("trained.y")))
     assert.are.equal("different bits\n", out)
     assert.are_not.equal(0, code)
   end)

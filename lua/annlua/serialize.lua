@@ -359,7 +359,8 @@ function build(D, d)
       end
       cur:copy(t)
     elseif cur == nil then
-      if t:needs_grad() then m:register_parameter(k, t) else rawset(m, k, t) end
+      if t:needs_grad() then m:register_parameter(k, t)
+      else rawset(m, k, t) end
     else
       bad(D, "%s.%s is a tensor in the file but a %s in the rebuilt module",
           name, k, type(cur))

@@ -39,7 +39,10 @@ void *aligned_alloc(size_t al, size_t n) {
   nalloc++;
   return __libc_memalign(al, n);
 }
-void *memalign(size_t al, size_t n) { nalloc++; return __libc_memalign(al, n); }
+void *memalign(size_t al, size_t n) {
+  nalloc++;
+  return __libc_memalign(al, n);
+}
 int posix_memalign(void **pp, size_t al, size_t n) {
   nalloc++;
   *pp = __libc_memalign(al, n);
@@ -47,7 +50,7 @@ int posix_memalign(void **pp, size_t al, size_t n) {
 }
 #endif
 
-/* ---- writing records ----------------------------------------------------- */
+/* ---- writing records --------------------------------------------------- */
 
 typedef struct Buf { unsigned char *p; size_t n, cap; unsigned ids; } Buf;
 
@@ -59,11 +62,17 @@ static void put(Buf *b, const void *s, size_t n) {
   memcpy(b->p + b->n, s, n);
   b->n += n;
 }
-static void u8(Buf *b, unsigned v) { unsigned char c = (unsigned char)v; put(b, &c, 1); }
+static void u8(Buf *b, unsigned v) {
+  unsigned char c = (unsigned char)v;
+  put(b, &c, 1);
+}
 static void le(Buf *b, uint64_t v, int n) {
   for (int i = 0; i < n; i++) u8(b, (unsigned)(v >> (8 * i)) & 255);
 }
-static void name(Buf *b, const char *s) { le(b, strlen(s), 4); put(b, s, strlen(s)); }
+static void name(Buf *b, const char *s) {
+  le(b, strlen(s), 4);
+  put(b, s, strlen(s));
+}
 static void r_int(Buf *b, int64_t v) { u8(b, 3); le(b, (uint64_t)v, 8); }
 static void r_float(Buf *b, double v) {
   uint64_t u;
@@ -71,7 +80,10 @@ static void r_float(Buf *b, double v) {
   u8(b, 4); le(b, u, 8);
 }
 static void r_str(Buf *b, const char *s) { u8(b, 5); name(b, s); }
-static unsigned r_table(Buf *b, uint32_t n) { u8(b, 6); le(b, n, 4); return ++b->ids; }
+static unsigned r_table(Buf *b, uint32_t n) {
+  u8(b, 6); le(b, n, 4);
+  return ++b->ids;
+}
 static void r_ref(Buf *b, unsigned id) { u8(b, 9); le(b, id, 4); }
 static unsigned r_tensor(Buf *b, const ann_Tensor *t) {
   u8(b, 7); u8(b, 0); u8(b, (unsigned)t->ndim);
@@ -536,7 +548,7 @@ static void test_threads(void) {
   ann_release(x);
 }
 
-/* ---- no allocation per call ---------------------------------------------- */
+/* ---- no allocation per call -------------------------------------------- */
 
 /* Counted over whole calls, with the BLAS and with the built-in kernels:
 ** one sample of 32-64-64-8 (scratch on the stack), and batches of
@@ -601,7 +613,8 @@ static void test_no_alloc(void) {
 
 static int check_file(const char *model, const char *xs, const char *ys) {
   static unsigned char xb[1 << 20], yb[1 << 20];
-  size_t nx = test_slurp(xs, xb, sizeof xb), ny = test_slurp(ys, yb, sizeof yb);
+  size_t nx = test_slurp(xs, xb, sizeof xb);
+  size_t ny = test_slurp(ys, yb, sizeof yb);
   ann_Model *m = ann_model_load(model);
   int n, ni, no;
   float *out;
