@@ -442,7 +442,9 @@ const ann_Rec *ann_rec_index(const ann_Rec *t, int64_t i);
 ** refused with an error naming its class ("m.ann: module type 'Net' is
 ** not a built-in layer the C loader reads (...); load it from Lua"); so
 ** is a file whose root is not a module, and one whose constructor
-** arguments disagree with its tensors.  No init call is needed first.
+** arguments disagree with its tensors.  No init call is needed first:
+** loading initialises the runtime (ann_init) if nothing did before, so a
+** host that wants other init options sets them before the first load.
 **
 ** ann_model_run(m, in, n, out): n samples, in [n, ninputs] and out
 ** [n, noutputs] row-major, not overlapping.  Its results are the Lua
