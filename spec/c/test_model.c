@@ -334,17 +334,21 @@ static void test_container(void) {
   LOAD_FAILS(NULL, 0, "truncated");
   /* from a file: the same checks, the path in the message */
   {
-    const char *path = "build/test_model_bad.ann";
-    FILE *out = fopen(path, "wb");
-    memcpy(c, f.p, f.n);
-    c[30] ^= 4;
-    fwrite(c, 1, f.n, out);
-    fclose(out);
-    CHECK_ERR(ann_model_load(path) != NULL,
-              "build/test_model_bad.ann: corrupted: CRC-32 mismatch");
-    remove(path);
-    CHECK_ERR(ann_model_load("build/no-such.ann") != NULL,
-              "build/no-such.ann: No such file or directory");
+    char path[] = "/tmp/test_model_XXXXXX", want[80];
+    int fd = mkstemp(path);
+    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    CHECK(out != NULL);
+    if (out) {
+      memcpy(c, f.p, f.n);
+      c[30] ^= 4;
+      fwrite(c, 1, f.n, out);
+      fclose(out);
+      snprintf(want, sizeof want, "%s: corrupted: CRC-32 mismatch", path);
+      CHECK_ERR(ann_model_load(path) != NULL, want);
+      remove(path);
+      snprintf(want, sizeof want, "%s: No such file or directory", path);
+      CHECK_ERR(ann_model_load(path) != NULL, want);
+    }
   }
   free(c);
   free(f.p);
