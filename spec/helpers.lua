@@ -105,6 +105,18 @@ function h.abspath(path)
   return cwd .. "/" .. path
 end
 
+-- CRC-32 (IEEE, reflected), bit by bit: independent of zlib
+function h.crc32(s)
+  local c = 0xFFFFFFFF
+  for i = 1, #s do
+    c = c ~ s:byte(i)
+    for _ = 1, 8 do
+      c = (c >> 1) ~ (0xEDB88320 & -(c & 1))
+    end
+  end
+  return ~c & 0xFFFFFFFF
+end
+
 -- the annlua interpreter, absolute: $ANNLUA_BIN (spec/run sets it), else the
 -- one next to the C module busted loads (--cpath=B/lua/?.so), else build/'s
 function h.annlua_bin()

@@ -432,7 +432,8 @@ int ann_npy_save(const ann_Tensor *t, const char *path);
 /* Model files (ann_file.c): the container of docs/file-format.md.  Magic,
 ** u32 version, u64 body length, the body, then the length again and a
 ** CRC-32 of all that precedes it; little-endian.  The body's records are
-** the serializer's (lua/annlua/serialize.lua); tensors are written here. */
+** written by the serializer (lua/annlua/serialize.lua) and decoded by
+** ann_rec.c (below); tensors are written and read here. */
 #define ANN_FILE_VERSION 1
 uint32_t ann_crc32(uint32_t crc, const void *p, size_t n);  /* zlib's; 0 starts */
 typedef struct ann_Writer ann_Writer;
@@ -455,10 +456,15 @@ typedef struct ann_Reader {
   size_t pos, end;          /* cursor in the body, which ends at end */
   uint32_t version;
   char *path;               /* for messages */
+  int borrowed;             /* buf is the caller's (ann_reader_open_mem) */
 } ann_Reader;
 /* reads the whole file (at most max_bytes) and checks magic, version,
 ** size and CRC; errors say which ("f.ann: truncated: 10 bytes, expected 52") */
 int ann_reader_open(ann_Reader *r, const char *path, size_t max_bytes);
+/* the same checks on len bytes at buf, which the caller keeps alive and
+** unchanged until ann_reader_close; name (NULL: "(buffer)") is for messages */
+int ann_reader_open_mem(ann_Reader *r, const void *buf, size_t len,
+                        const char *name);
 void ann_reader_close(ann_Reader *r);
 size_t ann_reader_left(const ann_Reader *r);
 /* the next n bytes of the body, or NULL and an error naming `what` */
@@ -466,6 +472,97 @@ const void *ann_reader_take(ann_Reader *r, size_t n, const char *what);
 /* a tensor as ann_writer_tensor wrote it, its shape checked against
 ** the bytes left before anything is allocated */
 ann_Tensor *ann_reader_tensor(ann_Reader *r);
+
+/* The body's records (ann_rec.c), decoded from a checked reader into a
+** tree: the one decoder of model files (ann.load and ann_model_load use
+** it).  Lengths and counts are checked against the bytes left before
+** anything is allocated, nesting is limited to 200 levels, and the tree's
+** memory is bounded by a fixed multiple of the body's size.  Keys must be
+** booleans, numbers (not NaN) or strings, none twice; a ref must name a
+** table, tensor or module whose record is complete, and it resolves to
+** that record, so the tree is a DAG.  Errors: "f.ann: bad body at byte
+** N: ...".  The tree is read-only and lives until ann_rec_free. */
+typedef enum ann_RecType {        /* the file's tags */
+  ANN_REC_NIL, ANN_REC_FALSE, ANN_REC_TRUE, ANN_REC_INT, ANN_REC_FLOAT,
+  ANN_REC_STRING, ANN_REC_TABLE, ANN_REC_TENSOR, ANN_REC_MODULE,
+  ANN_REC_REF                     /* in files only: resolved when decoded */
+} ann_RecType;
+typedef struct ann_Rec ann_Rec;
+typedef struct ann_RecField {     /* a module's named tensor or child */
+  const char *name;               /* NUL-terminated copy */
+  size_t len;
+  ann_Rec *rec;
+} ann_RecField;
+struct ann_Rec {
+  int type;                       /* ann_RecType, never ANN_REC_REF */
+  int flag;                       /* tensor: requires grad; module: training;
+                                     ANN_REC_TRUE: 1 */
+  uint32_t id;                    /* table, tensor, module: 1, 2, ... */
+  int done;                       /* complete (always, once decoded) */
+  union {
+    int64_t i;                    /* ANN_REC_INT */
+    double f;                     /* ANN_REC_FLOAT */
+    struct { const char *s; size_t len; } str;  /* NUL-terminated copy */
+    struct { ann_Rec **kv; uint32_t n; } tab;   /* kv[2k] key, kv[2k+1] value */
+    ann_Tensor *t;                /* owned by the tree: retain to keep */
+    struct {
+      const char *name; size_t len;             /* the class name */
+      ann_Rec *args;                            /* a table */
+      ann_RecField *tensors, *children;         /* tensors, then modules */
+      uint32_t nt, nc;
+    } mod;
+  } u;
+};
+typedef struct ann_RecDoc ann_RecDoc;
+typedef struct ann_RecOpts {
+  /* called as each module's class name is read, before its record:
+  ** 0 goes on, nonzero stops the decoding with the error it set */
+  int (*module)(void *ud, const char *name, size_t len, const char *file);
+  void *ud;
+} ann_RecOpts;
+/* the body of an open reader (o may be NULL); NULL and an error on failure */
+ann_RecDoc *ann_rec_decode(ann_Reader *r, const ann_RecOpts *o);
+const ann_Rec *ann_rec_root(const ann_RecDoc *d);
+void ann_rec_free(ann_RecDoc *d);             /* NULL ok */
+/* table lookups: the value under a string key or a number key, or NULL */
+const ann_Rec *ann_rec_field(const ann_Rec *t, const char *key);
+const ann_Rec *ann_rec_index(const ann_Rec *t, int64_t i);
+
+/* ---- models from C (ann_model.c) -------------------------------------
+** A file written by ann.save holding a Sequential of Linear layers, each
+** followed by at most one of Tanh, ReLU, Sigmoid, LeakyReLU (slope >= 0)
+** or Identity, or a bare Linear (what the Lua side's fused path runs),
+** loaded into an inference object.  A file with any other module is
+** refused with an error naming its class ("m.ann: module type 'Net' is
+** not a built-in layer the C loader reads (...); load it from Lua"); so
+** is a file whose root is not a module, and one whose constructor
+** arguments disagree with its tensors.  No init call is needed first:
+** loading initialises the runtime (ann_init) if nothing did before, so a
+** host that wants other init options sets them before the first load.
+**
+** ann_model_run(m, in, n, out): n samples, in [n, ninputs] and out
+** [n, noutputs] row-major, not overlapping.  Its results are the Lua
+** forward's (net(x) under ann.no_grad on the same n rows) to the bit: one
+** kernel runs both.  Errors return -1 with ann_error() set; nothing aborts
+** or prints.
+**
+** Threads: a loaded model is read-only, and any number of threads may run
+** one model at once.  Scratch is per thread: on the stack for small runs
+** (one sample of layers up to 512 wide), else a buffer of the calling
+** thread, kept for its next runs and freed when the thread exits.  So a
+** run allocates nothing, except the first time a thread runs a batch
+** larger than any before.  (Two exceptions outside the model: without a
+** BLAS, a layer with more than 4096 weights takes a panel buffer from
+** malloc per call in the built-in gemm; a threaded OpenBLAS allocates in
+** the products it splits between its threads.)  Loading and freeing are
+** not tied to a thread; free a model when no thread runs it. */
+typedef struct ann_Model ann_Model;
+ann_Model *ann_model_load(const char *path);                 /* NULL + ann_error() */
+ann_Model *ann_model_load_mem(const void *buf, size_t len);  /* NULL + ann_error() */
+int ann_model_run(const ann_Model *m, const float *in, int n, float *out);
+int ann_model_ninputs(const ann_Model *m);
+int ann_model_noutputs(const ann_Model *m);
+void ann_model_free(ann_Model *m);                           /* NULL ok */
 
 /* ---- pictures (ann_png.c): an RGB image to draw heat maps, points, lines
 ** and small text into, written and read as PNG by libpng.  Positions are

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,7 @@ void ann_blas_use_builtin(int on) { ann_init(); blas.builtin = on; }
 
 #define KC 256      /* rows of op(B) per panel */
 #define NC 512      /* columns of op(B) per panel: KC*NC floats fit L2 */
+#define SMALL_PANEL 4096   /* floats: a 64x64 layer's */
 
 /* c[0..n) += a0*b0 + a1*b1 + a2*b2 + a3*b3, rows of B ld apart.  The
 ** body is unrolled by hand so that -O2's straight-line vectorizer makes
@@ -217,11 +219,15 @@ static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                         float alpha, const float *A, int64_t lda,
                         const float *B, int64_t ldb, float beta,
                         float *C, int64_t ldc) {
-  float *buf = NULL, a[4];
+  /* the panel of a small op(B) on the stack: a small network's forward
+  ** (a loaded model's run) allocates nothing */
+  float *buf = NULL, a[4], panel[SMALL_PANEL];
   int64_t i, p, q, j0, p0;
   scale(m, n, beta, C, ldc);
   if (alpha == 0.0f || k == 0) return 0;
-  if (tb && (buf = ann_malloc(sizeof(float) * KC * NC)) == NULL)
+  if (tb && (k < KC ? k : KC) * (n < NC ? n : NC) <= SMALL_PANEL)
+    buf = panel;
+  else if (tb && (buf = ann_malloc(sizeof(float) * KC * NC)) == NULL)
     return ann_nomem("gemm");
   for (j0 = 0; j0 < n; j0 += NC) {
     int64_t nc = n - j0 < NC ? n - j0 : NC;
@@ -245,7 +251,7 @@ static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
       }
     }
   }
-  ann_free(buf);
+  if (buf != panel) ann_free(buf);
   return 0;
 }
 
@@ -507,8 +513,14 @@ static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
 
 static void small_gemm(SMALL_ARGS) {
 #ifdef HAVE_SMALL_AVX2
-  static int avx2 = -1, avx512;
-  if (avx2 < 0) { avx512 = ann_cpu_avx512(); avx2 = ann_cpu_avx2(); }
+  /* asked once; atomic, since threads running one model race here */
+  static _Atomic int feat = -1;       /* bit 0: AVX2, bit 1: AVX-512 */
+  int f = atomic_load_explicit(&feat, memory_order_relaxed), avx2, avx512;
+  if (f < 0) {
+    f = ann_cpu_avx2() | ann_cpu_avx512() << 1;
+    atomic_store_explicit(&feat, f, memory_order_relaxed);
+  }
+  avx2 = f & 1; avx512 = f >> 1 & 1;
   if (avx512 && tb && !ta && k < 16 && n * k <= 1024) {
     /* x w^T with few inputs: the dot products would fill few of their 16
     ** lanes; the rows of w^T (made here, 4 KB at most) are used instead */

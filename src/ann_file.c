@@ -5,7 +5,7 @@
 **   0       8     magic 89 41 4E 4E 0D 0A 1A 0A  ("\x89ANN\r\n\x1a\n")
 **   8       4     u32 format version (1)
 **   12      8     u64 L, the length of the body
-**   20      L     body: typed records (lua/annlua/serialize.lua)
+**   20      L     body: typed records (decoded by ann_rec.c)
 **   20+L    8     u64 L again
 **   28+L    4     u32 CRC-32 (zlib's) of bytes 0 .. 20+L
 **
@@ -444,8 +444,30 @@ int ann_reader_open(ann_Reader *r, const char *path, size_t max_bytes) {
   return 0;
 }
 
+/* the same checks on a buffer the caller keeps (not copied, not freed) */
+int ann_reader_open_mem(ann_Reader *r, const void *buf, size_t len,
+                        const char *name) {
+  static const unsigned char none[1];
+  memset(r, 0, sizeof *r);
+  if (name == NULL) name = "(buffer)";
+  if (buf == NULL && len > 0) return ann_seterror("%s: no buffer", name);
+  r->buf = (unsigned char *)(buf ? buf : none);  /* never written to */
+  r->size = len;
+  r->borrowed = 1;
+  if (check_container(r, name) < 0) {
+    ann_reader_close(r);
+    return -1;
+  }
+  r->path = dupstr(name, 0);
+  if (r->path == NULL) {
+    ann_reader_close(r);
+    return ann_seterror("%s: out of memory", name);
+  }
+  return 0;
+}
+
 void ann_reader_close(ann_Reader *r) {
-  ann_free(r->buf);
+  if (!r->borrowed) ann_free(r->buf);
   ann_free(r->path);
   memset(r, 0, sizeof *r);
 }

@@ -166,6 +166,27 @@ int ann_gemm_raw(int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *A, int64_t lda, const float *B,
                  int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* ann_mlp.c: a stack of linear layers and activations as its forward
+** kernel sees it, shared by the fused path (ann_Mlp) and loaded models
+** (ann_model.c), so that both give the same bits */
+#define ANN_MLP_MAXL 32
+typedef struct ann_MlpNet {
+  int n;                             /* layers, 1 to ANN_MLP_MAXL */
+  const float *w[ANN_MLP_MAXL];      /* [out,in] row-major */
+  const float *b[ANN_MLP_MAXL];      /* [out], or NULL */
+  int act[ANN_MLP_MAXL];             /* ann_Act */
+  float slope[ANN_MLP_MAXL];         /* of LeakyReLU, >= 0 */
+  int64_t width[ANN_MLP_MAXL + 1];   /* [0] inputs, [l+1] outputs of l */
+  int64_t maxw;                      /* the widest */
+} ann_MlpNet;
+/* floats of scratch ann_mlp_run needs for `rows` rows; -1 if too many */
+int64_t ann_mlp_scratch(const ann_MlpNet *net, int64_t rows);
+/* out [rows, outputs] = the network on x [rows, inputs], all row-major,
+** with the caller's scratch (ann_mlp_scratch floats, 64-byte aligned; out
+** must not overlap x).  It only reads net: threads may share it. */
+int ann_mlp_run(const ann_MlpNet *net, const float *x, int64_t rows,
+                float *out, float *scratch);
+
 /*
 ** Strided walk over n operands sharing one shape (broadcast operands carry
 ** stride 0).  Dims that are contiguous with each other in every operand are

@@ -20,7 +20,7 @@
 
 #include "ann_impl.h"
 
-#define MAXL 32               /* layers */
+#define MAXL ANN_MLP_MAXL     /* layers */
 #define MAXT_MLP 8            /* threads an epoch uses */
 
 /* the buffers the passes work in, allocated once and grown as needed */
@@ -35,12 +35,8 @@ typedef struct Lane {
 } Lane;
 
 struct ann_Mlp {
-  int n;
-  ann_Tensor *w[MAXL], *b[MAXL];   /* retained */
-  int act[MAXL];
-  float slope[MAXL];
-  int64_t width[MAXL + 1];    /* width[0] inputs, width[l+1] outputs of l */
-  int64_t maxw;               /* widest layer */
+  ann_MlpNet net;             /* the layers, for the forward kernel */
+  ann_Tensor *w[MAXL], *b[MAXL];   /* retained; net points into them */
   Lane lane;
 };
 
@@ -54,11 +50,11 @@ static int check_layer(const ann_Mlp *m, int l, const ann_Tensor *w,
     return ann_seterror("mlp: weight of layer %d (%s) must be a dense, "
                         "non-empty [out,in] matrix", l + 1,
                         ann_shapestr(w, sw, sizeof sw));
-  if (l > 0 && w->shape[1] != m->width[l])
+  if (l > 0 && w->shape[1] != m->net.width[l])
     return ann_seterror("mlp: layer %d takes %lld inputs (%s) but layer %d "
                         "gives %lld", l + 1, (long long)w->shape[1],
                         ann_shapestr(w, sw, sizeof sw), l,
-                        (long long)m->width[l]);
+                        (long long)m->net.width[l]);
   if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]
             || !ann_is_contiguous(b)))
     return ann_seterror("mlp: bias of layer %d is %s, expected dense [%lld]",
@@ -82,7 +78,7 @@ ann_Mlp *ann_mlp_new(int n, ann_Tensor *const *w, ann_Tensor *const *b,
                         "activations)", n, MAXL), NULL;
   if ((m = ann_calloc(1, sizeof *m)) == NULL)
     return ann_nomem("mlp"), NULL;
-  m->width[0] = w[0] ? w[0]->shape[w[0]->ndim > 1] : 0;
+  m->net.width[0] = w[0] ? w[0]->shape[w[0]->ndim > 1] : 0;
   for (l = 0; l < n; l++) {
     float s = slope ? slope[l] : 0.0f;
     ann_Tensor *bl = b ? b[l] : NULL;
@@ -92,20 +88,25 @@ ann_Mlp *ann_mlp_new(int n, ann_Tensor *const *w, ann_Tensor *const *b,
     }
     m->w[l] = ann_retain(w[l]);
     m->b[l] = bl ? ann_retain(bl) : NULL;
-    m->act[l] = act[l];
-    m->slope[l] = s;
-    m->n = l + 1;
-    m->width[l + 1] = w[l]->shape[0];
+    m->net.w[l] = ann_data(w[l]);
+    m->net.b[l] = bl ? ann_data(bl) : NULL;
+    m->net.act[l] = act[l];
+    m->net.slope[l] = s;
+    m->net.n = l + 1;
+    m->net.width[l + 1] = w[l]->shape[0];
   }
   for (l = 0; l <= n; l++)
-    if (m->width[l] > m->maxw) m->maxw = m->width[l];
+    if (m->net.width[l] > m->net.maxw) m->net.maxw = m->net.width[l];
   return m;
 }
 
 void ann_mlp_free(ann_Mlp *m) {
   int l;
   if (m == NULL) return;
-  for (l = 0; l < m->n; l++) { ann_release(m->w[l]); ann_release(m->b[l]); }
+  for (l = 0; l < m->net.n; l++) {
+    ann_release(m->w[l]);
+    ann_release(m->b[l]);
+  }
   ann_free(m->lane.raw);
   ann_free(m);
 }
@@ -122,11 +123,11 @@ static int reserve(ann_Mlp *m, Lane *L, int64_t rows) {
   void *raw;
   int l;
   if (rows <= L->cap) return 0;
-  if (rows > INT64_MAX / 64 / (m->maxw * (m->n + 4)))
+  if (rows > INT64_MAX / 64 / (m->net.maxw * (m->net.n + 4)))
     return ann_seterror("mlp: %lld rows is too many", (long long)rows);
-  total = span(rows, m->width[0]) + span(rows, m->width[m->n])
-          + 2 * span(rows, m->maxw);
-  for (l = 1; l <= m->n; l++) total += span(rows, m->width[l]);
+  total = span(rows, m->net.width[0]) + span(rows, m->net.width[m->net.n])
+          + 2 * span(rows, m->net.maxw);
+  for (l = 1; l <= m->net.n; l++) total += span(rows, m->net.width[l]);
   if ((raw = ann_malloc((size_t)total * sizeof(float) + ANN_ALIGN)) == NULL)
     return ann_nomem("mlp");
   mem = (float *)(((uintptr_t)raw + ANN_ALIGN - 1)
@@ -134,11 +135,11 @@ static int reserve(ann_Mlp *m, Lane *L, int64_t rows) {
   ann_free(L->raw);
   L->raw = raw; L->mem = mem; L->cap = rows;
 #define TAKE(p, w) (p = mem + off, off += span(rows, w))
-  TAKE(L->x, m->width[0]);
-  TAKE(L->t, m->width[m->n]);
-  for (l = 0; l < m->n; l++) TAKE(L->a[l], m->width[l + 1]);
-  TAKE(L->d[0], m->maxw);
-  TAKE(L->d[1], m->maxw);
+  TAKE(L->x, m->net.width[0]);
+  TAKE(L->t, m->net.width[m->net.n]);
+  for (l = 0; l < m->net.n; l++) TAKE(L->a[l], m->net.width[l + 1]);
+  TAKE(L->d[0], m->net.maxw);
+  TAKE(L->d[1], m->net.maxw);
 #undef TAKE
   return 0;
 }
@@ -184,42 +185,44 @@ static void activate(const ann_Kernels *k, int act, float slope, float *z,
 
 /* layer l on rows of in, columns c0..c1 of its output z [rows, no]:
 ** z = b, then the gemm adds in w^T (as ann_linear), then the activation */
-static int layer_cols(const ann_Kernels *k, ann_Mlp *m, int l,
+static int layer_cols(const ann_Kernels *k, const ann_MlpNet *net, int l,
                       const float *in, int64_t rows, float *z, int64_t c0,
                       int64_t c1) {
-  int64_t ni = m->width[l], no = m->width[l + 1], nc = c1 - c0, r;
-  const float *b = m->b[l] ? ann_data(m->b[l]) : NULL;
+  int64_t ni = net->width[l], no = net->width[l + 1], nc = c1 - c0, r;
+  const float *b = net->b[l];
   if (nc == 0) return 0;
   for (r = 0; b && r < rows; r++)
     memcpy(z + r * no + c0, b + c0, (size_t)nc * sizeof(float));
-  if (ann_gemm_raw(0, 1, rows, nc, ni, 1.0f, in, ni,
-                   ann_data(m->w[l]) + c0 * ni, ni, b ? 1.0f : 0.0f, z + c0,
-                   no) != 0) return -1;
-  if (nc == no) activate(k, m->act[l], m->slope[l], z, rows * no);
+  if (ann_gemm_raw(0, 1, rows, nc, ni, 1.0f, in, ni, net->w[l] + c0 * ni, ni,
+                   b ? 1.0f : 0.0f, z + c0, no) != 0) return -1;
+  if (nc == no) activate(k, net->act[l], net->slope[l], z, rows * no);
   else
     for (r = 0; r < rows; r++)
-      activate(k, m->act[l], m->slope[l], z + r * no + c0, nc);
+      activate(k, net->act[l], net->slope[l], z + r * no + c0, nc);
   return 0;
 }
 
-/* out, if not NULL, takes the last layer's output instead of the lane
-** (inference: saves a copy).  An error does not stop a thread short of
-** the barriers the others wait at: it is returned at the end. */
-static int forward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
-                   float *out, Team tm) {
+/* The one forward kernel, of the fused path and of loaded models: layer
+** l writes its output [rows, width[l+1]] into a[l] (a[n-1] may be the
+** caller's out: inference saves a copy).  It reads net and writes only
+** into a, so threads with their own a may share net.  An error does not
+** stop a thread short of the barriers the others wait at: it is returned
+** at the end. */
+static int forward(const ann_MlpNet *net, float *const *a, const float *x,
+                   int64_t rows, Team tm) {
   const ann_Kernels *k = ann_kernels();   /* once a pass, not a layer */
   const float *in = x;
   int l, st = 0;
-  for (l = 0; l < m->n; l++) {
-    float *z = (out && l == m->n - 1) ? out : L->a[l];
-    int64_t ni = m->width[l], no = m->width[l + 1], c0, c1;
+  for (l = 0; l < net->n; l++) {
+    float *z = a[l];
+    int64_t ni = net->width[l], no = net->width[l + 1], c0, c1;
     if (narrow(no, tm)) {
       c0 = rows * tm.i / tm.n; c1 = rows * (tm.i + 1) / tm.n;
-      st |= layer_cols(k, m, l, in + c0 * ni, c1 - c0, z + c0 * no, 0, no);
+      st |= layer_cols(k, net, l, in + c0 * ni, c1 - c0, z + c0 * no, 0, no);
     }
     else {
       share(no, tm, &c0, &c1);
-      st |= layer_cols(k, m, l, in, rows, z, c0, c1);
+      st |= layer_cols(k, net, l, in, rows, z, c0, c1);
     }
     ann_pool_barrier(tm.n);
     in = z;
@@ -227,16 +230,37 @@ static int forward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
   return st;
 }
 
+int64_t ann_mlp_scratch(const ann_MlpNet *net, int64_t rows) {
+  if (rows < 0 || (net->maxw > 0 && rows > (INT64_MAX / 4 - 64) / net->maxw))
+    return -1;
+  return net->n > 2 ? 2 * span(rows, net->maxw)
+       : net->n == 2 ? span(rows, net->maxw) : 0;
+}
+
+/* inference with the caller's scratch: the layers write into its two
+** halves in turn, the last into out */
+int ann_mlp_run(const ann_MlpNet *net, const float *x, int64_t rows,
+                float *out, float *scratch) {
+  float *a[MAXL];
+  int64_t half = span(rows, net->maxw);
+  int l;
+  if (rows == 0) return 0;
+  for (l = 0; l < net->n - 1; l++) a[l] = scratch + (l & 1) * half;
+  a[net->n - 1] = out;
+  return forward(net, a, x, rows, alone);
+}
+
 static int check_input(const ann_Mlp *m, const char *op, const ann_Tensor *x,
                        int64_t *rows) {
   char sx[128];
   if (x == NULL) return ann_seterror("%s: input is NULL", op);
-  if ((x->ndim != 1 && x->ndim != 2) || x->shape[x->ndim - 1] != m->width[0])
+  if ((x->ndim != 1 && x->ndim != 2)
+      || x->shape[x->ndim - 1] != m->net.width[0])
     return ann_seterror("%s: input %s does not fit a network of %lld inputs "
                         "(expected [N,%lld] or [%lld])", op,
                         ann_shapestr(x, sx, sizeof sx),
-                        (long long)m->width[0], (long long)m->width[0],
-                        (long long)m->width[0]);
+                        (long long)m->net.width[0], (long long)m->net.width[0],
+                        (long long)m->net.width[0]);
   *rows = x->ndim == 2 ? x->shape[0] : 1;
   return 0;
 }
@@ -245,27 +269,28 @@ int ann_mlp_wants_graph(const ann_Mlp *m, const ann_Tensor *x) {
   int l;
   if (!ann_grad_enabled()) return 0;
   if (x && x->requires_grad) return 1;
-  for (l = 0; l < m->n; l++)
+  for (l = 0; l < m->net.n; l++)
     if (m->w[l]->requires_grad || (m->b[l] && m->b[l]->requires_grad))
       return 1;
   return 0;
 }
 
-int64_t ann_mlp_outputs(const ann_Mlp *m) { return m->width[m->n]; }
+int64_t ann_mlp_outputs(const ann_Mlp *m) { return m->net.width[m->net.n]; }
 
 int ann_mlp_fits(const ann_Mlp *m, const ann_Tensor *x) {
   return x && (x->ndim == 1 || x->ndim == 2)
-         && x->shape[x->ndim - 1] == m->width[0];
+         && x->shape[x->ndim - 1] == m->net.width[0];
 }
 
 int ann_mlp_forward(ann_Mlp *m, const ann_Tensor *x, ann_Tensor *y) {
   char sy[128];
+  float *a[MAXL];
   int64_t rows, no;
   ann_Tensor *xc;
   int st;
   if (m == NULL) return ann_seterror("mlp: NULL network");
   if (check_input(m, "mlp", x, &rows) != 0) return -1;
-  no = m->width[m->n];
+  no = m->net.width[m->net.n];
   if (y == NULL || y->ndim != x->ndim || !ann_is_contiguous(y)
       || y->shape[y->ndim - 1] != no || (y->ndim == 2 && y->shape[0] != rows))
     return ann_seterror("mlp: output %s, expected dense [%lld,%lld]",
@@ -273,10 +298,12 @@ int ann_mlp_forward(ann_Mlp *m, const ann_Tensor *x, ann_Tensor *y) {
                         (long long)rows, (long long)no);
   if (rows == 0) return 0;
   if (reserve(m, &m->lane, rows) != 0) return -1;
+  memcpy(a, m->lane.a, sizeof a);
+  a[m->net.n - 1] = ann_data(y);      /* the result goes straight to y */
   if (ann_is_contiguous(x))           /* the usual case: no reference */
-    return forward(m, &m->lane, ann_data(x), rows, ann_data(y), alone);
+    return forward(&m->net, a, ann_data(x), rows, alone);
   if ((xc = ann_contiguous((ann_Tensor *)x)) == NULL) return -1;
-  st = forward(m, &m->lane, ann_data(xc), rows, ann_data(y), alone);
+  st = forward(&m->net, a, ann_data(xc), rows, alone);
   ann_release(xc);
   return st;
 }
@@ -347,8 +374,8 @@ static double cross_entropy(const float *x, const float *t, float *d,
 ** rows in d[0] */
 static double loss_grad(ann_Mlp *m, Lane *L, const float *t, ann_MlpLoss loss,
                         int prob, int64_t r0, int64_t r1, int64_t total) {
-  int64_t no = m->width[m->n], n = (r1 - r0) * no;
-  const float *out = L->a[m->n - 1] + r0 * no;
+  int64_t no = m->net.width[m->net.n], n = (r1 - r0) * no;
+  const float *out = L->a[m->net.n - 1] + r0 * no;
   float *d = L->d[0] + r0 * no;
   t += r0 * (prob ? no : 1);
   switch (loss) {
@@ -416,8 +443,8 @@ static int backward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
                     Step *s, Team tm) {
   float *d = L->d[0], *dn = L->d[1], *tmp;
   int l, st = 0;
-  for (l = m->n - 1; l >= 0; l--) {
-    int64_t ni = m->width[l], no = m->width[l + 1], c0, c1;
+  for (l = m->net.n - 1; l >= 0; l--) {
+    int64_t ni = m->net.width[l], no = m->net.width[l + 1], c0, c1;
     const float *in = l > 0 ? L->a[l - 1] : x;
     if (narrow(no, tm)) {
       share(ni, tm, &c0, &c1);
@@ -439,8 +466,8 @@ static int backward(ann_Mlp *m, Lane *L, const float *x, int64_t rows,
       if (c1 > c0) {
         st |= ann_gemm_raw(0, 0, rows, c1 - c0, no, 1.0f, d, no,
                            ann_data(m->w[l]) + c0, ni, 0.0f, dn + c0, ni);
-        act_grad_cols(m->act[l - 1], m->slope[l - 1], L->a[l - 1], dn, rows,
-                      ni, c0, c1);
+        act_grad_cols(m->net.act[l - 1], m->net.slope[l - 1], L->a[l - 1],
+                      dn, rows, ni, c0, c1);
       }
     }
     ann_pool_barrier(tm.n);   /* dn whole; nobody reads w[l] any more */
@@ -467,7 +494,7 @@ static int ensure_grad(ann_Tensor *p) {
 /* and the backward writes into them */
 static int ensure_grads(ann_Mlp *m) {
   int l;
-  for (l = 0; l < m->n; l++) {
+  for (l = 0; l < m->net.n; l++) {
     if (ensure_grad(m->w[l]) != 0 || ensure_grad(m->b[l]) != 0) return -1;
     m->lane.gw[l] = ann_data(m->w[l]->grad);
     m->lane.gb[l] = m->b[l] ? ann_data(m->b[l]->grad) : NULL;
@@ -482,7 +509,7 @@ static int ensure_grads(ann_Mlp *m) {
 static int check_target(const ann_Mlp *m, ann_MlpLoss loss, const ann_Tensor *y,
                         int64_t rows) {
   char sy[128];
-  int64_t no = m->width[m->n], i;
+  int64_t no = m->net.width[m->net.n], i;
   if (y == NULL) return ann_seterror("mlp: target is NULL");
   if (!ann_is_contiguous(y))
     return ann_seterror("mlp: target %s is not dense",
@@ -566,9 +593,9 @@ static int step_init(ann_Mlp *m, ann_MlpTrain *t, Step *s, Team tm) {
   memset(s, 0, sizeof *s);
   s->t = t;
   s->o = t->o;
-  for (l = 0; l < m->n; l++) {
+  for (l = 0; l < m->net.n; l++) {
     int64_t c0, c1;
-    share(m->width[l + 1], tm, &c0, &c1);
+    share(m->net.width[l + 1], tm, &c0, &c1);
     s->off[l] = k;
     for (j = 0; j < 2; j++) {
       ann_Tensor *p = j ? m->b[l] : m->w[l];
@@ -640,18 +667,19 @@ int ann_mlp_grad(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
   if (m == NULL) return ann_seterror("mlp: NULL network");
   if (check_input(m, "mlp", x, &rows) != 0) return -1;
   if (x->ndim == 1) return ann_seterror("mlp: a batch [N,%lld] is needed",
-                                        (long long)m->width[0]);
+                                        (long long)m->net.width[0]);
   if (rows == 0) return ann_seterror("mlp: empty batch");
   if ((prob = check_target(m, loss, y, rows)) < 0) return -1;
   if (reserve(m, L, rows) != 0 || ensure_grads(m) != 0) return -1;
-  tw = prob ? m->width[m->n] : 1;
+  tw = prob ? m->net.width[m->net.n] : 1;
   memcpy(L->t, ann_data(y), (size_t)(rows * tw) * sizeof(float));
   if ((xc = ann_contiguous((ann_Tensor *)x)) == NULL) return -1;
-  st = forward(m, L, ann_data(xc), rows, NULL, alone);
+  st = forward(&m->net, L->a, ann_data(xc), rows, alone);
   if (st == 0) {
     *lossval = loss_grad(m, L, L->t, loss, prob, 0, rows, rows);
-    act_grad(m->act[m->n - 1], m->slope[m->n - 1], L->a[m->n - 1], L->d[0],
-             rows * m->width[m->n]);
+    int top = m->net.n - 1;
+    act_grad(m->net.act[top], m->net.slope[top], L->a[top], L->d[0],
+             rows * m->net.width[m->net.n]);
     st = backward(m, L, ann_data(xc), rows, NULL, alone);
   }
   ann_release(xc);
@@ -691,8 +719,9 @@ static void epoch_part(void *arg, int i, int n) {
   Lane *L = &m->lane;
   Team tm = {i, n};
   Step *s = &e->steps[i];
-  int64_t ni = m->width[0], no = m->width[m->n], tw = e->tw, s0, r, r0, r1;
-  int top = m->n - 1;
+  int64_t ni = m->net.width[0], no = m->net.width[m->net.n], tw = e->tw;
+  int64_t s0, r, r0, r1;
+  int top = m->net.n - 1;
   double loss;
   for (s0 = 0; s0 < e->rows; s0 += e->batch) {
     int64_t nb = e->rows - s0 < e->batch ? e->rows - s0 : e->batch;
@@ -710,12 +739,12 @@ static void epoch_part(void *arg, int i, int n) {
     if (i == 0 && ann_poll("fit") != 0) fail(e);
     ann_pool_barrier(n);
     if (e->failed) return;
-    if (forward(m, L, xb, nb, NULL, tm) != 0) fail(e);
+    if (forward(&m->net, L->a, xb, nb, tm) != 0) fail(e);
     r0 = nb * i / n; r1 = nb * (i + 1) / n;   /* the loss: a share of rows */
     e->part[i] = loss_grad(m, L, tb, e->t->loss, e->prob, r0, r1, nb);
     e->right[i] = count_correct(L->a[top] + r0 * no, tb + r0 * tw, r1 - r0,
                                 no, e->t->loss, e->prob);
-    act_grad(m->act[top], m->slope[top], L->a[top] + r0 * no,
+    act_grad(m->net.act[top], m->net.slope[top], L->a[top] + r0 * no,
              L->d[0] + r0 * no, (r1 - r0) * no);
     ann_pool_barrier(n);
     for (loss = 0, r = 0; r < n; r++) loss += e->part[r];
@@ -739,7 +768,7 @@ static void epoch_part(void *arg, int i, int n) {
 static int threads_for(ann_Mlp *m, int64_t batch) {
   int64_t macs = 0;
   int l;
-  for (l = 0; l < m->n; l++) macs += m->width[l] * m->width[l + 1];
+  for (l = 0; l < m->net.n; l++) macs += m->net.width[l] * m->net.width[l + 1];
   return macs >= 65536 && macs * batch >= (1 << 22) ? ann_pool_size() : 1;
 }
 
@@ -772,7 +801,7 @@ int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
   if (x->ndim != 2 || !ann_is_contiguous(x) || rows == 0)
     return ann_seterror("mlp: inputs %s must be a dense, non-empty [N,%lld]",
                         ann_shapestr(x, sx, sizeof sx),
-                        (long long)m->width[0]);
+                        (long long)m->net.width[0]);
   if (batch < 1) return ann_seterror("mlp: batch size %lld < 1",
                                      (long long)batch);
   if (batch > rows) batch = rows;
@@ -784,7 +813,7 @@ int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
   e.xs = ann_data(x); e.ys = ann_data(y);
   e.ord = order ? ann_data(order) : NULL;
   e.rows = rows; e.batch = batch;
-  e.tw = prob ? m->width[m->n] : 1;
+  e.tw = prob ? m->net.width[m->net.n] : 1;
   n = threads_for(m, batch);
   if (n > MAXT_MLP) n = MAXT_MLP;
   if (run_epoch(&e, n) != 0) run_epoch(&e, 1);  /* the pool is busy */

@@ -1,17 +1,16 @@
 /*
-** lfile.c: Lua binding of the model-file container (ann_file.c), for
-** lua/annlua/serialize.lua.  A writer streams a body out to a temporary
-** file and commits it by renaming; a reader holds a checked file and
-** hands out its body piece by piece.  Opening fails with nil, err (the
-** environment); reading past the body raises, and the serializer turns
-** that into nil, err.
+** lfile.c: Lua binding of the model-file container (ann_file.c) and of
+** its record decoder (ann_rec.c), for lua/annlua/serialize.lua.  A writer
+** streams a body out to a temporary file and commits it by renaming;
+** _load_records checks a file, decodes its body in C and makes Lua values
+** of the records.  A file that cannot be opened, or is not a good model
+** file, gives nil, err.
 */
 #include <string.h>
 
 #include "lann.h"
 
 #define WRITER "ann.FileWriter"
-#define READER "ann.FileReader"
 
 /* ---- writer ------------------------------------------------------------ */
 
@@ -75,110 +74,140 @@ static const luaL_Reg writer_methods[] = {
   {"abort", w_abort}, {NULL, NULL}
 };
 
-/* ---- reader ------------------------------------------------------------ */
+/* ---- records: the body decoded by ann_rec.c, as Lua values ------------- */
 
-static ann_Reader *checkreader(lua_State *L) {
-  ann_Reader *r = luaL_checkudata(L, 1, READER);
-  if (r->buf == NULL) luaL_error(L, "load: the file is already closed");
-  return r;
-}
+#define RECDOC "ann.RecDoc"
 
-/* raises the core's error as is: it names the file and the byte */
-static int rerror(lua_State *L) {
-  lua_pushstring(L, ann_error());
-  return lua_error(L);
-}
+/* the checked file and its tree; a userdata, so that an error while the
+** values are made frees both */
+typedef struct Doc {
+  ann_Reader r;
+  ann_RecDoc *doc;
+  int nclasses;
+  const char **classes;       /* names registered with Module:extend */
+  size_t *lens;
+} Doc;
 
-static const unsigned char *take(lua_State *L, ann_Reader *r, size_t n,
-                                 const char *what) {
-  const unsigned char *p = ann_reader_take(r, n, what);
-  if (p == NULL) rerror(L);
-  return p;
-}
-
-static uint64_t le(const unsigned char *b, int n) {
-  uint64_t v = 0;
-  while (n-- > 0) v = v << 8 | b[n];
-  return v;
-}
-
-/* core._file_reader(path [, max_bytes]) -> reader, or nil, err */
-static int l_reader(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  lua_Integer max = luaL_optinteger(L, 2, (lua_Integer)1 << 40);
-  ann_Reader *r = lua_newuserdatauv(L, sizeof *r, 0);
-  memset(r, 0, sizeof *r);
-  luaL_setmetatable(L, READER);
-  luaL_argcheck(L, max >= 0, 2, "the size limit must not be negative");
-  lann_use(L);
-  if (ann_reader_open(r, path, (size_t)max) < 0) return lann_fail(L);
-  return 1;
-}
-
-static int r_u8(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, *take(L, r, 1, luaL_optstring(L, 2, "a byte")));
-  return 1;
-}
-
-static int r_u32(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, (lua_Integer)le(take(L, r, 4, luaL_optstring(L, 2,
-                                     "a count")), 4));
-  return 1;
-}
-
-static int r_i64(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, (lua_Integer)le(take(L, r, 8, "an integer"), 8));
-  return 1;
-}
-
-static int r_f64(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  uint64_t u = le(take(L, r, 8, "a float"), 8);
-  double d;
-  memcpy(&d, &u, 8);
-  lua_pushnumber(L, (lua_Number)d);
-  return 1;
-}
-
-/* a string: u32 length, then the bytes */
-static int r_str(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  size_t n = (size_t)le(take(L, r, 4, "a string's length"), 4);
-  const unsigned char *s = take(L, r, n, "a string");
-  lua_pushlstring(L, (const char *)s, n);
-  return 1;
-}
-
-static int r_tensor(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  ann_Tensor **p = lann_newslot(L);
-  *p = ann_reader_tensor(r);
-  if (*p == NULL) return rerror(L);
-  lann_gcaccount(L);
-  return 1;
-}
-
-/* bytes left in the body, and the offset in the file */
-static int r_left(lua_State *L) {
-  ann_Reader *r = checkreader(L);
-  lua_pushinteger(L, (lua_Integer)ann_reader_left(r));
-  lua_pushinteger(L, (lua_Integer)r->pos);
-  return 2;
-}
-
-static int r_close(lua_State *L) {
-  ann_reader_close(luaL_checkudata(L, 1, READER));
+static int doc_gc(lua_State *L) {
+  Doc *d = luaL_checkudata(L, 1, RECDOC);
+  ann_rec_free(d->doc);
+  d->doc = NULL;
+  ann_reader_close(&d->r);
   return 0;
 }
 
-static const luaL_Reg reader_methods[] = {
-  {"u8", r_u8}, {"u32", r_u32}, {"i64", r_i64}, {"f64", r_f64},
-  {"str", r_str}, {"tensor", r_tensor}, {"left", r_left},
-  {"close", r_close}, {NULL, NULL}
-};
+/* the decoder's hook: a class the program has not defined stops the
+** loading where its name is */
+static int known_class(void *ud, const char *name, size_t len,
+                       const char *file) {
+  const Doc *d = ud;
+  int i;
+  for (i = 0; i < d->nclasses; i++)
+    if (d->lens[i] == len && memcmp(d->classes[i], name, len) == 0) return 0;
+  return ann_seterror("%s: unknown module type '%s': define the class (%s = "
+                      "ann.nn.Module:extend(\"%s\")) before loading", file,
+                      name, name, name);
+}
+
+/* the value of record x on the stack; tables, tensors and modules made
+** once each (memo: record -> value), so shared records stay shared.
+** A module becomes a descriptor {type, args, training, tensors = {{name,
+** t}, ...}, children = {{name, descriptor}, ...}} with metatable mt, for
+** serialize.lua to rebuild. */
+static void push_rec(lua_State *L, const ann_Rec *x, int memo, int mt) {
+  uint32_t k;
+  luaL_checkstack(L, 8, "load: records nested too deep");
+  switch (x->type) {
+    case ANN_REC_NIL: lua_pushnil(L); return;
+    case ANN_REC_FALSE: case ANN_REC_TRUE:
+      lua_pushboolean(L, x->type == ANN_REC_TRUE); return;
+    case ANN_REC_INT: lua_pushinteger(L, (lua_Integer)x->u.i); return;
+    case ANN_REC_FLOAT: lua_pushnumber(L, (lua_Number)x->u.f); return;
+    case ANN_REC_STRING: lua_pushlstring(L, x->u.str.s, x->u.str.len); return;
+  }
+  if (lua_rawgetp(L, memo, x) != LUA_TNIL) return;
+  lua_pop(L, 1);
+  if (x->type == ANN_REC_TENSOR) {
+    ann_Tensor **p = lann_newslot(L);
+    *p = ann_retain(x->u.t);
+    if (x->flag && ann_set_requires_grad(*p, 1) != 0) lann_error(L);
+  }
+  else if (x->type == ANN_REC_TABLE) {
+    lua_createtable(L, 0, (int)(x->u.tab.n < 1000000 ? x->u.tab.n : 0));
+    for (k = 0; k < x->u.tab.n; k++) {
+      push_rec(L, x->u.tab.kv[2 * k], memo, mt);
+      push_rec(L, x->u.tab.kv[2 * k + 1], memo, mt);
+      lua_rawset(L, -3);
+    }
+  }
+  else {                                  /* a module */
+    lua_createtable(L, 0, 5);
+    lua_pushlstring(L, x->u.mod.name, x->u.mod.len);
+    lua_setfield(L, -2, "type");
+    push_rec(L, x->u.mod.args, memo, mt);
+    lua_setfield(L, -2, "args");
+    lua_pushboolean(L, x->flag);
+    lua_setfield(L, -2, "training");
+    for (int j = 0; j < 2; j++) {
+      const ann_RecField *f = j ? x->u.mod.children : x->u.mod.tensors;
+      uint32_t n = j ? x->u.mod.nc : x->u.mod.nt;
+      lua_createtable(L, (int)n, 0);
+      for (k = 0; k < n; k++) {
+        lua_createtable(L, 2, 0);
+        lua_pushlstring(L, f[k].name, f[k].len);
+        lua_rawseti(L, -2, 1);
+        push_rec(L, f[k].rec, memo, mt);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, (lua_Integer)k + 1);
+      }
+      lua_setfield(L, -2, j ? "children" : "tensors");
+    }
+    lua_pushvalue(L, mt);
+    lua_setmetatable(L, -2);
+  }
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, memo, x);
+}
+
+/* core._load_records(path, max_bytes, class_names, desc_mt) -> the value
+** of the file's body (modules as descriptors), or nil, err */
+static int l_load_records(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, (lua_Integer)1 << 40);
+  ann_RecOpts o;
+  Doc *d;
+  int i;
+  luaL_argcheck(L, max >= 0, 2, "the size limit must not be negative");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  d = lua_newuserdatauv(L, sizeof *d, 0);
+  memset(d, 0, sizeof *d);
+  luaL_setmetatable(L, RECDOC);
+  d->nclasses = (int)luaL_len(L, 3);
+  d->classes = lua_newuserdatauv(L, (size_t)d->nclasses
+                                 * sizeof *d->classes, 0);
+  d->lens = lua_newuserdatauv(L, (size_t)d->nclasses * sizeof *d->lens, 0);
+  for (i = 0; i < d->nclasses; i++) {     /* the strings stay in table 3 */
+    lua_rawgeti(L, 3, i + 1);
+    d->classes[i] = luaL_checklstring(L, -1, &d->lens[i]);
+    lua_pop(L, 1);
+  }
+  if (ann_reader_open(&d->r, path, (size_t)max) < 0) return lann_fail(L);
+  o.module = known_class;
+  o.ud = d;
+  d->doc = ann_rec_decode(&d->r, &o);
+  if (d->doc == NULL) {
+    ann_reader_close(&d->r);
+    return lann_fail(L);
+  }
+  lua_newtable(L);                                /* the memo */
+  push_rec(L, ann_rec_root(d->doc), lua_gettop(L), 4);
+  lann_gcaccount(L);
+  ann_rec_free(d->doc);                           /* the values hold the */
+  d->doc = NULL;                                  /* tensors they need */
+  ann_reader_close(&d->r);
+  return 1;
+}
 
 /* a metatable whose __index is the method table, closed on collection */
 static void newclass(lua_State *L, const char *name, const luaL_Reg *m,
@@ -196,13 +225,16 @@ static void newclass(lua_State *L, const char *name, const luaL_Reg *m,
 
 static const luaL_Reg funcs[] = {
   {"_file_writer", l_writer},
-  {"_file_reader", l_reader},
+  {"_load_records", l_load_records},
   {NULL, NULL}
 };
 
 /* method table at -2, module table at -1 */
 void lann_open_file(lua_State *L) {
   newclass(L, WRITER, writer_methods, w_abort);
-  newclass(L, READER, reader_methods, r_close);
+  luaL_newmetatable(L, RECDOC);
+  lua_pushcfunction(L, doc_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
 }

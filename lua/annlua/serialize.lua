@@ -1,8 +1,10 @@
 --[[
 ann.save(obj, path) and ann.load(path): model files that hold data, never
 code.  The container (magic, version, length, CRC, atomic replace) is C:
-src/ann_file.c.  This file writes and reads the body, a tree of typed
-records (all numbers little-endian; docs/file-format.md has the details):
+src/ann_file.c, and so is the decoder of the body (src/ann_rec.c).  This
+file writes the body, a tree of typed records (all numbers little-endian;
+docs/file-format.md has the details), and rebuilds the modules of a
+decoded one:
 
   tag u8   payload
   0 nil    -
@@ -33,7 +35,7 @@ local M = {}
 
 local NIL, FALSE, TRUE, INT, FLOAT, STRING, TABLE, TENSOR, MODULE, REF =
   0, 1, 2, 3, 4, 5, 6, 7, 8, 9
-local MAXDEPTH = 200              -- nesting, checked when saving and loading
+local MAXDEPTH = 200              -- nesting (ann_rec.c checks it when loading)
 
 local pack = string.pack
 
@@ -267,63 +269,40 @@ function M.save(obj, path)
 end
 
 -- ---- loading ------------------------------------------------------------
--- Every error is a file problem: bad() raises {msg}, load returns nil, msg.
--- Every count and length is checked against the bytes left before use.
+-- The body is decoded in C (src/ann_rec.c, through core._load_records):
+-- every check of the records is there, and a class the program has not
+-- defined stops the decoding at its name.  What comes back is the value
+-- with each module as a descriptor (metatable DESC): {type, args,
+-- training, tensors = {{name, t}, ...}, children = {{name, desc}, ...}},
+-- one descriptor per module record, so sharing survives.  Here the modules
+-- are rebuilt: every descriptor, wherever it sits, becomes the module made
+-- by calling its registered class with its (rebuilt) arguments, with the
+-- saved tensors copied in and its children attached.  Errors are raised
+-- as {msg} and become nil, msg.
+
+local DESC = {}
 
 local function bad(D, fmt, ...)
-  local _, pos = D.r:left()
-  error({msg = string.format("%s: bad body at byte %d: " .. fmt, D.path,
-                             pos, ...)})
+  error({msg = string.format("%s: bad module: " .. fmt, D.path, ...)})
 end
 
 local function shapestr(t)
   return "[" .. table.concat(t:shape(), ",") .. "]"
 end
 
-local load_value
+local build
 
-local function nested(D, depth)
-  if depth > MAXDEPTH then bad(D, "nesting deeper than %d", MAXDEPTH) end
-  return load_value(D, depth)
-end
-
--- a count of records, each at least `least` bytes
-local function count(D, least, what)
-  local n = D.r:u32("a count of " .. what)
-  if n * least > D.r:left() then
-    bad(D, "%d %s can't fit in the %d bytes left", n, what, D.r:left())
-  end
-  return n
-end
-
-local function newid(D)
-  D.nids = D.nids + 1
-  return D.nids
-end
-
-local function load_table(D, depth)
-  local n = count(D, 2, "table entries")
-  local t, id = {}, newid(D)
-  for _ = 1, n do
-    local k = nested(D, depth + 1)
-    if not keyrank[type(k)] or k ~= k then
-      bad(D, "a table key that is a %s", k ~= k and "NaN" or type(k))
+-- v with every descriptor inside replaced by its module; tables in place
+local function resolve(D, v)
+  if type(v) ~= "table" then return v end
+  if getmetatable(v) == DESC then return build(D, v) end
+  if not D.seen[v] then
+    D.seen[v] = true
+    for k, x in pairs(v) do
+      if type(x) == "table" then v[k] = resolve(D, x) end
     end
-    if t[k] ~= nil then bad(D, "the key %s twice", tostring(k)) end
-    t[k] = nested(D, depth + 1)
   end
-  D.objs[id] = t
-  return t
-end
-
-local function load_tensor(D)
-  local flags = D.r:u8("a tensor's flags")
-  if flags > 1 then bad(D, "tensor flags %d", flags) end
-  local id = newid(D)
-  local t = D.r:tensor()
-  if flags == 1 then t:requires_grad(true) end
-  D.objs[id] = t
-  return t
+  return v
 end
 
 -- copies the state of module src (freshly loaded) into dst, the module
@@ -353,33 +332,25 @@ local function copy_state(D, dst, src, name)
   dst.training = src.training
 end
 
-local function load_module(D, depth)
-  local r = D.r
-  local name = r:str()
-  local cls = Module.find_class(name)
-  if not cls then
-    error({msg = string.format("%s: unknown module type '%s': define the "
-      .. "class (%s = ann.nn.Module:extend(\"%s\")) before loading", D.path,
-      name, name, name)})
-  end
-  local id = newid(D)
-  local args = nested(D, depth + 1)
-  if type(args) ~= "table" then bad(D, "%s's arguments are not a table", name) end
+-- the module of descriptor d, made once
+function build(D, d)
+  local m = D.built[d]
+  if m then return m end
+  local name = d.type
+  local cls = Module.find_class(name)   -- known: checked while decoding
+  local args = resolve(D, d.args)
   local nargs = args.n or #args
   if math.type(nargs) ~= "integer" or nargs < 0 or nargs > 250 then
     bad(D, "%s has %s arguments", name, tostring(nargs))
   end
-  local training = r:u8("a training flag")
-  if training > 1 then bad(D, "training flag %d", training) end
-  local ok, m = pcall(cls, table.unpack(args, 1, nargs))
+  local ok
+  ok, m = pcall(cls, table.unpack(args, 1, nargs))
   if not ok then
     error({msg = string.format("%s: cannot rebuild %s from its saved "
       .. "arguments: %s", D.path, name, tostring(m))})
   end
-  for _ = 1, count(D, 6, "tensors") do
-    local k = r:str()
-    local t = nested(D, depth + 1)
-    if not core.is_tensor(t) then bad(D, "%s.%s is not a tensor", name, k) end
+  for _, kt in ipairs(d.tensors) do
+    local k, t = kt[1], kt[2]
     local cur = rawget(m, k)
     if core.is_tensor(cur) then
       if shapestr(cur) ~= shapestr(t) then
@@ -388,16 +359,15 @@ local function load_module(D, depth)
       end
       cur:copy(t)
     elseif cur == nil then
-      if t:needs_grad() then m:register_parameter(k, t) else rawset(m, k, t) end
+      if t:needs_grad() then m:register_parameter(k, t)
+      else rawset(m, k, t) end
     else
       bad(D, "%s.%s is a tensor in the file but a %s in the rebuilt module",
           name, k, type(cur))
     end
   end
-  for _ = 1, count(D, 6, "children") do
-    local k = r:str()
-    local c = nested(D, depth + 1)
-    if not is_module(c) then bad(D, "child %s.%s is not a module", name, k) end
+  for _, kc in ipairs(d.children) do
+    local k, c = kc[1], build(D, kc[2])
     local cur = rawget(m, k)
     if cur == c then                       -- passed to the constructor
     elseif is_module(cur) then copy_state(D, cur, c, name .. "." .. k)
@@ -405,32 +375,9 @@ local function load_module(D, depth)
     else bad(D, "%s.%s is a %s in the rebuilt module, not a module", name,
              k, type(cur)) end
   end
-  m.training = training == 1
-  D.objs[id] = m
+  m.training = d.training
+  D.built[d] = m
   return m
-end
-
-function load_value(D, depth)
-  local r = D.r
-  local tag = r:u8("a record's tag")
-  if tag == NIL then return nil
-  elseif tag == FALSE then return false
-  elseif tag == TRUE then return true
-  elseif tag == INT then return r:i64()
-  elseif tag == FLOAT then return r:f64()
-  elseif tag == STRING then return r:str()
-  elseif tag == TABLE then return load_table(D, depth)
-  elseif tag == TENSOR then return load_tensor(D)
-  elseif tag == MODULE then return load_module(D, depth)
-  elseif tag == REF then
-    local id = r:u32("a reference")
-    local obj = D.objs[id]
-    if obj == nil then
-      bad(D, "a reference to object %d, which is not complete before it", id)
-    end
-    return obj
-  end
-  bad(D, "unknown record type %d", tag)
 end
 
 -- ann.load(path [, {max_bytes = 2^40}]) -> obj, or nil, err
@@ -439,18 +386,15 @@ function M.load(path, opts)
     error("load: bad argument #1 (file name expected, got "
           .. type(path) .. ")", 2)
   end
-  local r, err = core._file_reader(path, opts and opts.max_bytes)
-  if not r then return nil, err end
-  local D = {r = r, path = path, nids = 0, objs = {}}
+  local value, err = core._load_records(path, opts and opts.max_bytes,
+                                        Module.class_names(), DESC)
+  if err then return nil, err end
+  local D = {path = path, built = {}, seen = {}}
   local grad = core._set_grad_enabled(false)     -- copies into parameters
   local rng = core.get_rng_state()   -- constructors draw initial weights:
-  local ok, obj = pcall(load_value, D, 0)
+  local ok, obj = pcall(resolve, D, value)
   core.set_rng_state(rng)            -- loading leaves the stream as it was
   core._set_grad_enabled(grad)
-  if ok and r:left() ~= 0 then
-    ok, obj = pcall(bad, D, "%d bytes after the last record", r:left())
-  end
-  r:close()
   if not ok then
     return nil, type(obj) == "table" and obj.msg or tostring(obj)
   end

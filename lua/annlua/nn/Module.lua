@@ -58,6 +58,13 @@ end
 -- Module.find_class(name) -> the class registered under name, or nil
 function Module.find_class(name) return classes[name] end
 
+-- the names of the registered classes (ann.load's decoder refuses others)
+function Module.class_names()
+  local names = {}
+  for k in pairs(classes) do names[#names + 1] = k end
+  return names
+end
+
 Module.__index = Module
 Module.__module = true
 Module.__newindex = newindex
