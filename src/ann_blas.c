@@ -1,6 +1,6 @@
 /*
 ** ann_blas.c: linear algebra through a BLAS found at run time (built-in
-** kernels when there is none), and the runtime configuration.
+** kernels when there is none), and the runtime: init, shutdown, threads.
 **
 ** Why the core does not link OpenBLAS: a DYNAMIC_ARCH OpenBLAS picks its
 ** kernels in its constructor, from cpuid or from OPENBLAS_CORETYPE.
@@ -8,10 +8,15 @@
 ** back to its generic Prescott kernels, 5x slower.  So ann_init loads it
 ** with dlopen after setting OPENBLAS_CORETYPE from what the CPU can run,
 ** unless the user set the variable or the process already holds a BLAS.
+** Built with -DANN_NO_BLAS (make BLAS=none) there is no dlopen at all:
+** the built-in kernels serve every product, and a static host links.
 */
+#ifndef ANN_NO_BLAS
 #include <dlfcn.h>
+#endif
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +40,7 @@ static struct {
   int (*get_threads)(void);
   char *(*corename)(void);
   char *(*config)(void);
+  int (*stop_threads)(void);      /* blas_thread_shutdown_ */
   int builtin;                    /* tests: ignore the BLAS */
   char name[256];
   char core[64];
@@ -43,6 +49,12 @@ static struct {
 static _Atomic int nthreads = 1;
 static _Atomic int64_t ncopies;   /* operands copied before a BLAS call */
 
+static int ncores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+}
+
+#ifndef ANN_NO_BLAS
 /* names to try, most specific first; the generic ones are OpenBLAS too on
 ** Debian when it is the selected alternative */
 static const char *const libnames[] = {
@@ -61,6 +73,7 @@ static int bind(void *h) {
   blas.get_threads = (int (*)(void))dlsym(h, "openblas_get_num_threads");
   blas.corename = (char *(*)(void))dlsym(h, "openblas_get_corename");
   blas.config = (char *(*)(void))dlsym(h, "openblas_get_config");
+  blas.stop_threads = (int (*)(void))dlsym(h, "blas_thread_shutdown_");
   return 1;
 }
 
@@ -72,7 +85,8 @@ static int tryload(const char *name, int flags) {
   return 0;
 }
 
-/* a BLAS someone else loaded keeps the kernels it chose at its load */
+/* a BLAS someone else loaded (or an earlier ann_init) keeps the kernels
+** it chose at its load */
 static int load_present(void) {
   int i;
   for (i = 0; libnames[i]; i++)
@@ -81,19 +95,19 @@ static int load_present(void) {
 }
 
 /* ANN_BLAS=builtin refuses any BLAS; ANN_BLAS=<path> is tried first.
-** Two settings OpenBLAS's constructor reads from the environment are
-** given for the load unless the user set them, then taken out again:
-** the kernels for this CPU (OPENBLAS_CORETYPE), and how long its threads
-** spin after a call before they sleep, 2^18 cycles instead of 2^28: the
-** compute threads of ann_pool.c otherwise share the cores with spinning
-** BLAS threads for a tenth of a second after each threaded call (mnist-mlp
-** 6% slower). */
-static int load_new(void) {
+** Unless env is 0 (ANN_INIT_KEEP_ENV), two settings OpenBLAS's
+** constructor reads from the environment are given for the load when the
+** user did not set them, then taken out again: the kernels for this CPU
+** (OPENBLAS_CORETYPE), and how long its threads spin after a call before
+** they sleep, 2^18 cycles instead of 2^28: the compute threads of
+** ann_pool.c otherwise share the cores with spinning BLAS threads for a
+** tenth of a second after each threaded call (mnist-mlp 6% slower). */
+static int load_new(int env) {
   const char *want = getenv("ANN_BLAS");
   const char *core = NULL;
-  int i, ok = 0, spin = getenv("OPENBLAS_THREAD_TIMEOUT") == NULL;
+  int i, ok = 0, spin = env && getenv("OPENBLAS_THREAD_TIMEOUT") == NULL;
   if (want && strcmp(want, "builtin") == 0) return 0;
-  if (getenv("OPENBLAS_CORETYPE") == NULL) core = ann_cpu_coretype();
+  if (env && getenv("OPENBLAS_CORETYPE") == NULL) core = ann_cpu_coretype();
   if (core) setenv("OPENBLAS_CORETYPE", core, 1);
   if (spin) setenv("OPENBLAS_THREAD_TIMEOUT", "18", 1);
   if (want && *want) ok = tryload(want, RTLD_NOW | RTLD_LOCAL);
@@ -103,18 +117,31 @@ static int load_new(void) {
   if (spin) unsetenv("OPENBLAS_THREAD_TIMEOUT");
   return ok;
 }
+#endif
+
+static int simd(void);
+
+/* what the built-in kernels run on: "avx512", "avx2" or "scalar" */
+static const char *builtin_core(void) {
+  static const char *const names[] = {"scalar", "avx2", "avx512"};
+  return names[simd()];
+}
 
 static void describe(void) {
-  Dl_info info;
   const char *s = blas.config ? blas.config() : NULL;
   size_t n;
   if (blas.sgemm == NULL) {
     strcpy(blas.name, "builtin");
-    strcpy(blas.core, "generic C");
+    strcpy(blas.core, builtin_core());
     return;
   }
-  if (s == NULL && dladdr((void *)blas.sgemm, &info))
-    s = info.dli_fname;       /* not OpenBLAS: the library's file */
+#ifndef ANN_NO_BLAS
+  {
+    Dl_info info;
+    if (s == NULL && dladdr((void *)blas.sgemm, &info))
+      s = info.dli_fname;     /* not OpenBLAS: the library's file */
+  }
+#endif
   snprintf(blas.name, sizeof blas.name, "%s", s ? s : "CBLAS");
   n = strlen(blas.name);
   while (n > 0 && blas.name[n - 1] == ' ') blas.name[--n] = '\0';
@@ -122,33 +149,90 @@ static void describe(void) {
   snprintf(blas.core, sizeof blas.core, "%s", s ? s : "unknown");
 }
 
-static int ncores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
-}
+/* ---- init and shutdown ---------------------------------------------------
+** A mutex and a flag rather than pthread_once, which cannot be reset: after
+** ann_shutdown the next call initialises again.  `ready` is read without
+** the lock on every product (ann_init), so it is atomic. */
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int ready;
+static ann_InitOpts given;        /* the options of the current init */
+static int blas_threads;          /* the BLAS's own count, at its first load */
 
-static void init_once(void) {
+static void init_locked(const ann_InitOpts *o) {
   /* first, so that the threads the BLAS starts inherit the mode */
-  ann_flush_denormal(1);
-  if (!load_present() && !load_new()) memset(&blas, 0, sizeof blas);
+  if (!(o->flags & ANN_INIT_KEEP_FPMODE)) ann_flush_denormal(1);
+  memset(&blas, 0, sizeof blas);
+#ifndef ANN_NO_BLAS
+  if (!(o->flags & ANN_INIT_NO_BLAS) && !load_present()
+      && !load_new(!(o->flags & ANN_INIT_KEEP_ENV)))
+    memset(&blas, 0, sizeof blas);
+#endif
   describe();
-  /* OpenBLAS defaults to all cores, or to what OPENBLAS_NUM_THREADS says */
-  nthreads = blas.get_threads ? blas.get_threads() : ncores();
-  if (nthreads < 1) nthreads = 1;
+  /* OpenBLAS defaults to all cores, or to what OPENBLAS_NUM_THREADS says;
+  ** remembered, as ann_shutdown leaves it at one */
+  if (blas.get_threads && blas_threads < 1) blas_threads = blas.get_threads();
+  nthreads = o->threads > 0 ? o->threads
+           : blas.get_threads && blas_threads > 0 ? blas_threads : ncores();
+  if (blas.set_threads) blas.set_threads(nthreads);
+  given = *o;
 }
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+int ann_init_opts(const ann_InitOpts *o) {
+  ann_InitOpts d = {0, 0};
+  int st = 0;
+  if (o == NULL) o = &d;
+  if (o->flags & ~(ANN_INIT_KEEP_FPMODE | ANN_INIT_KEEP_ENV
+                   | ANN_INIT_NO_BLAS))
+    return ann_seterror("init: unknown flags 0x%x", o->flags);
+  pthread_mutex_lock(&init_mu);
+  if (!ready) {
+    init_locked(o);
+    atomic_store(&ready, 1);
+  }
+  else if (given.flags != o->flags
+           || (given.threads != o->threads && o->threads > 0))
+    st = ann_seterror("init: already initialised with other options "
+                      "(flags 0x%x, %d threads); ann_shutdown first",
+                      given.flags, given.threads);
+  pthread_mutex_unlock(&init_mu);
+  return st;
+}
 
+/* called by everything: initialises with the defaults the first time, and
+** keeps whatever ann_init_opts chose */
 int ann_init(void) {
-  pthread_once(&once, init_once);
+  if (atomic_load_explicit(&ready, memory_order_acquire)) return 0;
+  pthread_mutex_lock(&init_mu);
+  if (!ready) {
+    ann_InitOpts d = {0, 0};
+    init_locked(&d);
+    atomic_store(&ready, 1);
+  }
+  pthread_mutex_unlock(&init_mu);
   return 0;
+}
+
+void ann_shutdown(void) {
+  pthread_mutex_lock(&init_mu);
+  ann_pool_stop();
+  if (ready) {
+    /* the library stays mapped (unloading OpenBLAS under its own threads
+    ** is not safe); its threads are stopped, and start again on demand */
+    if (blas.set_threads) blas.set_threads(1);
+    if (blas.stop_threads) blas.stop_threads();
+    memset(&blas, 0, sizeof blas);
+    nthreads = 1;
+    atomic_store(&ready, 0);
+  }
+  ann_empty_cache();
+  pthread_mutex_unlock(&init_mu);
 }
 
 void ann_config(ann_Config *c) {
   ann_init();
   c->version = ANN_VERSION;
   c->blas = blas.builtin ? "builtin" : blas.name;
-  c->blas_core = blas.builtin ? "generic C" : blas.core;
+  c->blas_core = blas.builtin ? builtin_core() : blas.core;
   c->simd = ann_simd_level();
   c->threads = nthreads;
 }
@@ -174,84 +258,11 @@ int ann_get_num_threads(void) {
 int64_t ann_blas_copies(void) { return ncopies; }
 void ann_blas_use_builtin(int on) { ann_init(); blas.builtin = on; }
 
-/* ---- built-in kernels: correct everywhere, cache-blocked --------------- */
-
-#define KC 256      /* rows of op(B) per panel */
-#define NC 512      /* columns of op(B) per panel: KC*NC floats fit L2 */
-
-/* c[0..n) += a0*b0 + a1*b1 + a2*b2 + a3*b3, rows of B ld apart.  The
-** body is unrolled by hand so that -O2's straight-line vectorizer makes
-** SIMD of it: the loop vectorizer is not on at -O2. */
-#define AXPY4(j) (c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j])
-
-static void axpy4(int64_t n, const float *a, const float *b, int64_t ld,
-                  float *restrict c) {
-  const float *b0 = b, *b1 = b + ld, *b2 = b + 2 * ld, *b3 = b + 3 * ld;
-  const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-  int64_t j;
-  for (j = 0; j + 8 <= n; j += 8) {
-    AXPY4(j); AXPY4(j + 1); AXPY4(j + 2); AXPY4(j + 3);
-    AXPY4(j + 4); AXPY4(j + 5); AXPY4(j + 6); AXPY4(j + 7);
-  }
-  for (; j < n; j++) AXPY4(j);
-}
-
-static void axpy1(int64_t n, float a, const float *b, float *restrict c) {
-  int64_t j;
-  for (j = 0; j < n; j++) c[j] += a * b[j];
-}
-
-/* C = beta*C, with beta == 0 clearing (NaN in C does not survive, as in
-** BLAS) */
-static void scale(int64_t m, int64_t n, float beta, float *C, int64_t ldc) {
-  int64_t i, j;
-  if (beta == 1.0f) return;
-  for (i = 0; i < m; i++)
-    for (j = 0; j < n; j++)
-      C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-}
-
-/* C[m,n] = alpha op(A) op(B) + beta C, row-major, ta/tb: transposed */
-static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
-                        float alpha, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, float beta,
-                        float *C, int64_t ldc) {
-  float *buf = NULL, a[4];
-  int64_t i, p, q, j0, p0;
-  scale(m, n, beta, C, ldc);
-  if (alpha == 0.0f || k == 0) return 0;
-  if (tb && (buf = malloc(sizeof(float) * KC * NC)) == NULL)
-    return ann_seterror("gemm: out of memory");
-  for (j0 = 0; j0 < n; j0 += NC) {
-    int64_t nc = n - j0 < NC ? n - j0 : NC;
-    for (p0 = 0; p0 < k; p0 += KC) {
-      int64_t kc = k - p0 < KC ? k - p0 : KC, ld = ldb;
-      const float *bp = B + p0 * ldb + j0;
-      if (tb) {                 /* op(B) panel into rows of buf */
-        for (q = 0; q < nc; q++)
-          for (p = 0; p < kc; p++) buf[p * nc + q] = B[(j0 + q) * ldb + p0 + p];
-        bp = buf; ld = nc;
-      }
-      for (i = 0; i < m; i++) {
-        float *c = C + i * ldc + j0;
-        for (p = 0; p < kc; p++) {
-          int64_t r = p0 + p;
-          a[p & 3] = alpha * (ta ? A[r * lda + i] : A[i * lda + r]);
-          if ((p & 3) == 3) axpy4(nc, a, bp + (p - 3) * ld, ld, c);
-        }
-        for (p = kc & ~(int64_t)3; p < kc; p++)   /* the last kc % 4 rows */
-          axpy1(nc, a[p & 3], bp + p * ld, c);
-      }
-    }
-  }
-  free(buf);
-  return 0;
-}
-
 /* ---- dispatch ---------------------------------------------------------- */
 
 static int fits(int64_t x) { return x <= INT_MAX; }
 
+#ifndef ANN_NO_BLAS
 /* y = alpha op(M) x + beta y through sgemv; M stored [r,c] with ld */
 static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
                  int64_t ld, const float *x, int64_t incx, float beta,
@@ -262,6 +273,7 @@ static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
   blas.sgemv(RowMajor, t ? Trans : NoTrans, (int)r, (int)c, alpha, M, (int)ld,
              x, (int)incx, beta, y, (int)incy);
 }
+#endif
 
 /* ---- tiny products: direct kernels, no BLAS call ----------------------
 ** Below a few thousand multiply-adds a BLAS call costs more than the work
@@ -271,6 +283,11 @@ static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
 ** (op(B) rows contiguous), or dot products (both operands contiguous
 ** along k); the last case (A^T B^T) is plain loops. */
 #define SMALL_MNK 32768
+
+static int small(int64_t m, int64_t n, int64_t k) {
+  return m <= SMALL_MNK && n <= SMALL_MNK && k <= SMALL_MNK
+         && m * n * k <= SMALL_MNK;
+}
 
 #define SMALL_BODY                                                         \
   int64_t i, j, p;                                                         \
@@ -504,10 +521,21 @@ static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
 }
 #endif
 
+/* 2: AVX-512, 1: AVX2 and FMA, 0: neither; asked once (atomic, as the
+** kernels run on many threads at once) */
+static int simd(void) {
+  static _Atomic int level = -1;
+  int l = atomic_load_explicit(&level, memory_order_relaxed);
+  if (l < 0) {
+    l = ann_cpu_avx512() ? 2 : ann_cpu_avx2() ? 1 : 0;
+    atomic_store_explicit(&level, l, memory_order_relaxed);
+  }
+  return l;
+}
+
 static void small_gemm(SMALL_ARGS) {
 #ifdef HAVE_SMALL_AVX2
-  static int avx2 = -1, avx512;
-  if (avx2 < 0) { avx512 = ann_cpu_avx512(); avx2 = ann_cpu_avx2(); }
+  int avx512 = simd() == 2, avx2 = simd() >= 1;
   if (avx512 && tb && !ta && k < 16 && n * k <= 1024) {
     /* x w^T with few inputs: the dot products would fill few of their 16
     ** lanes; the rows of w^T (made here, 4 KB at most) are used instead */
@@ -537,18 +565,136 @@ static void small_gemm(SMALL_ARGS) {
   small_gemm_c(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* ---- larger products without a BLAS: register tiles, no allocation ---
+** C is made in tiles of MR rows by NR columns held in registers across a
+** block of KC rows of op(B): per step two loads of B, six broadcasts of A
+** and twelve multiply-adds.  Blocks of MC rows of op(A) (MC x KC floats)
+** stay in L2, the KC x NR strip of op(B) in L1.  op(B) needs contiguous
+** rows: B^T is copied a strip at a time into a panel on the stack (16 KB),
+** so that nothing is allocated, here or anywhere on the gemm path. */
+#define MR 8
+#define NR 32
+#define KC 128
+#define MC 128
+
+#ifdef HAVE_SMALL_AVX2
+/* C[mr,nr] tile (mr <= MR, nr <= NR) = alpha op(A) op(B) + (first ? beta C
+** : C), op(A)[q,p] at A[q*lda + p] (A[p*lda + q] if ta), op(B)[p,j] at
+** B[p*ldb + j].  Rows past mr read row mr-1 again, the results dropped. */
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void tile_avx512(int ta, int64_t mr, int64_t nr, int64_t kc,
+                        float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, int first, float beta,
+                        float *C, int64_t ldc) {
+  __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff
+                          : (__mmask16)((1u << nr) - 1);
+  __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr > 16
+                          ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+  const float *a[MR];
+  __m512 c0[MR], c1[MR];
+  int64_t p, step = ta ? lda : 1;
+  int q;
+#pragma GCC unroll 8
+  for (q = 0; q < MR; q++) {
+    int64_t r = q < mr ? q : mr - 1;
+    a[q] = A + (ta ? r : r * lda);
+    c0[q] = c1[q] = _mm512_setzero_ps();
+  }
+  for (p = 0; p < kc; p++) {
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, B + p * ldb);
+    __m512 b1 = _mm512_maskz_loadu_ps(m1, B + p * ldb + 16);
+#pragma GCC unroll 8
+    for (q = 0; q < MR; q++) {
+      __m512 av = _mm512_set1_ps(a[q][p * step]);
+      c0[q] = _mm512_fmadd_ps(av, b0, c0[q]);
+      c1[q] = _mm512_fmadd_ps(av, b1, c1[q]);
+    }
+  }
+#pragma GCC unroll 8
+  for (q = 0; q < MR; q++) {    /* unrolled: the tile stays in registers */
+    float *c = C + q * ldc;
+    __m512 al = _mm512_set1_ps(alpha), o0, o1;
+    if (q >= mr) break;
+    o0 = _mm512_maskz_loadu_ps(m0, c); o1 = _mm512_maskz_loadu_ps(m1, c + 16);
+    if (first && beta == 0.0f) o0 = o1 = _mm512_setzero_ps();  /* NaN too */
+    else if (first && beta != 1.0f) {
+      o0 = _mm512_mul_ps(_mm512_set1_ps(beta), o0);
+      o1 = _mm512_mul_ps(_mm512_set1_ps(beta), o1);
+    }
+    _mm512_mask_storeu_ps(c, m0, _mm512_fmadd_ps(al, c0[q], o0));
+    _mm512_mask_storeu_ps(c + 16, m1, _mm512_fmadd_ps(al, c1[q], o1));
+  }
+}
+
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void blocked_avx512(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                           float alpha, const float *A, int64_t lda,
+                           const float *B, int64_t ldb, float beta,
+                           float *C, int64_t ldc) {
+  float panel[KC * NR] __attribute__((aligned(64)));
+  int64_t i, i0, j, p, p0, q;
+  for (p0 = 0; p0 < k; p0 += KC) {
+    int64_t kc = k - p0 < KC ? k - p0 : KC;
+    for (i0 = 0; i0 < m; i0 += MC) {
+      int64_t mc = m - i0 < MC ? m - i0 : MC;
+      for (j = 0; j < n; j += NR) {
+        int64_t nr = n - j < NR ? n - j : NR, ld = ldb;
+        const float *b = B + p0 * ldb + j;
+        if (tb) {               /* op(B) strip = rows j.. of B, transposed */
+          for (q = 0; q < nr; q++)
+            for (p = 0; p < kc; p++)
+              panel[p * NR + q] = B[(j + q) * ldb + p0 + p];
+          b = panel; ld = NR;
+        }
+        for (i = i0; i < i0 + mc; i += MR)
+          tile_avx512(ta, i0 + mc - i < MR ? i0 + mc - i : MR, nr, kc, alpha,
+                      ta ? A + p0 * lda + i : A + i * lda + p0, lda, b, ld,
+                      p0 == 0, beta, C + i * ldc + j, ldc);
+      }
+    }
+  }
+}
+#endif
+
+/* C = beta*C, with beta == 0 clearing (NaN in C does not survive, as in
+** BLAS) */
+static void scale(int64_t m, int64_t n, float beta, float *C, int64_t ldc) {
+  int64_t i, j;
+  if (beta == 1.0f) return;
+  for (i = 0; i < m; i++)
+    for (j = 0; j < n; j++)
+      C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+/* the built-in kernels, with or without a BLAS loaded: the same small
+** products take the same path either way */
+static void builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                         float alpha, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, float beta,
+                         float *C, int64_t ldc) {
+  if (alpha == 0.0f || k == 0) { scale(m, n, beta, C, ldc); return; }
+#ifdef HAVE_SMALL_AVX2
+  /* a panel of B^T pays off over several rows; below, dot products */
+  if (simd() == 2 && !small(m, n, k) && (!tb || ta || m >= 8)) {
+    blocked_avx512(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
+  small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* C[m,n] = alpha op(A) op(B) + beta C on row-major storage; m, n > 0 */
 static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc) {
-  if (k == 0 || blas.sgemm == NULL || blas.builtin || !fits(m) || !fits(n)
-      || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
-    return builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (m * n * k <= SMALL_MNK) {
-    small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (k == 0 || small(m, n, k) || blas.sgemm == NULL || blas.builtin
+      || !fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb)
+      || !fits(ldc)) {
+    builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     return 0;
   }
+#ifndef ANN_NO_BLAS
   if (n == 1)                 /* a column of C: op(A) times a vector */
     gemv(ta, ta ? k : m, ta ? m : k, alpha, A, lda, B, tb ? 1 : ldb,
          beta, C, ldc);
@@ -559,6 +705,7 @@ static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
     blas.sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans,
                (int)m, (int)n, (int)k, alpha, A, (int)lda, B, (int)ldb,
                beta, C, (int)ldc);
+#endif
   return 0;
 }
 
