@@ -80,6 +80,9 @@ typedef void (*ann_PoolFn)(void *arg, int i, int n);
 int ann_pool_run(ann_PoolFn fn, void *arg, int n);
 void ann_pool_barrier(int n);
 int ann_pool_size(void);
+void ann_pool_stop(void);         /* ann_shutdown: workers ended, joined */
+/* ann_tensor.c: frees the cached storage and headers (ann_shutdown) */
+void ann_empty_cache(void);
 
 /* ann_cpu.c: what the CPU and OS support (0 off x86) */
 int ann_cpu_avx2(void);          /* AVX2 + FMA, YMM state saved by the OS */

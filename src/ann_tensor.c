@@ -189,6 +189,13 @@ static void cache_flush(void) {
   unlock();
 }
 
+void ann_empty_cache(void) {
+  cache_flush();
+  lock();
+  while (cache.nh > 0) free(cache.hdr[--cache.nh]);
+  unlock();
+}
+
 void ann_setallocf(ann_Alloc f, void *ud) {
   cache_flush();
   allocf = f ? f : default_alloc;
