@@ -30,8 +30,12 @@ READLINE   ?= $(if $(wildcard /usr/include/readline/readline.h),1,0)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 LIBFLAG   ?= -shared
-# BLAS=none: no BLAS, no dlopen (any other value: found at run time)
+# BLAS=none: no BLAS, no dlopen (any other value: found at run time;
+# LuaRocks passes an empty one when not given)
 BLAS      ?= auto
+ifeq ($(strip $(BLAS)),)
+override BLAS := auto
+endif
 ifeq ($(BLAS),none)
 BLAS_DEF  = -DANN_NO_BLAS
 DL_LIBS   =
@@ -195,7 +199,18 @@ $(B)/test/%: spec/c/%.c spec/c/test.h $(B)/lib/libannlua.a | $(DEPS_FIRST)
 	@mkdir -p $(dir $@)
 	$(CC) $(ANN_CFLAGS) -o $@ $< $(B)/lib/libannlua.a $(LIBS)
 
-test: all $(CTEST_BIN)
+# installs for spec/install_spec.lua, which builds programs against them:
+# B/stage by PREFIX, B/stage-dest by DESTDIR (PREFIX=/opt/annlua)
+stage: all
+	@rm -rf $(B)/stage $(B)/stage-dest
+	@$(MAKE) --no-print-directory -s install PREFIX=$(abspath $(B)/stage) \
+	  INST_PREFIX=$(abspath $(B)/stage) >/dev/null
+	@$(MAKE) --no-print-directory -s install PREFIX=/opt/annlua \
+	  INST_PREFIX=/opt/annlua DESTDIR=$(abspath $(B)/stage-dest) >/dev/null
+	@$(MAKE) --no-print-directory -s $(B)/lib/pkgconfig/annlua.pc \
+	  $(B)/lib/pkgconfig/annlua-lua.pc
+
+test: all $(CTEST_BIN) stage
 	@B=$(B) LUA=$(LUA) sh spec/run
 
 ctest: $(CTEST_BIN)
@@ -270,4 +285,4 @@ clean:
 FORCE:
 
 .PHONY: all test ctest bench run deps install install-lua install-dev \
-        uninstall clean FORCE
+        uninstall clean FORCE stage
