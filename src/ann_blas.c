@@ -521,16 +521,12 @@ static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
 }
 #endif
 
-/* 2: AVX-512, 1: AVX2 and FMA, 0: neither; asked once (atomic, as the
-** kernels run on many threads at once) */
+/* 2: AVX-512, 1: AVX2 and FMA, 0: neither: the level ann_simd.c chose
+** (the best the CPU has, or $ANN_SIMD, or ann_simd_use), so that one
+** switch serves every kernel and tests can try each */
 static int simd(void) {
-  static _Atomic int level = -1;
-  int l = atomic_load_explicit(&level, memory_order_relaxed);
-  if (l < 0) {
-    l = ann_cpu_avx512() ? 2 : ann_cpu_avx2() ? 1 : 0;
-    atomic_store_explicit(&level, l, memory_order_relaxed);
-  }
-  return l;
+  const char *l = ann_simd_level();
+  return strcmp(l, "avx512") == 0 ? 2 : strcmp(l, "avx2") == 0 ? 1 : 0;
 }
 
 static void small_gemm(SMALL_ARGS) {
@@ -567,20 +563,26 @@ static void small_gemm(SMALL_ARGS) {
 
 /* ---- larger products without a BLAS: register tiles, no allocation ---
 ** C is made in tiles of MR rows by NR columns held in registers across a
-** block of KC rows of op(B): per step two loads of B, six broadcasts of A
-** and twelve multiply-adds.  Blocks of MC rows of op(A) (MC x KC floats)
-** stay in L2, the KC x NR strip of op(B) in L1.  op(B) needs contiguous
-** rows: B^T is copied a strip at a time into a panel on the stack (16 KB),
-** so that nothing is allocated, here or anywhere on the gemm path. */
-#define MR 8
-#define NR 32
+** block of KC rows of op(B): per step two vector loads of B, MR broadcasts
+** of A and 2 MR multiply-adds.  Blocks of MC rows of op(A) (MC x KC
+** floats) stay in L2, the KC x NR strip of op(B) in L1.  op(B) needs
+** contiguous rows: B^T is copied a strip at a time into a panel on the
+** stack (16 KB), so that nothing is allocated, here or anywhere on the
+** gemm path.  AVX-512: 8 x 32 (16 of its 32 registers); AVX2: 6 x 16 (12
+** of 16). */
 #define KC 128
-#define MC 128
+#define PANEL (KC * 32)
 
-#ifdef HAVE_SMALL_AVX2
 /* C[mr,nr] tile (mr <= MR, nr <= NR) = alpha op(A) op(B) + (first ? beta C
 ** : C), op(A)[q,p] at A[q*lda + p] (A[p*lda + q] if ta), op(B)[p,j] at
-** B[p*ldb + j].  Rows past mr read row mr-1 again, the results dropped. */
+** B[p*ldb + j].  Rows past mr read row mr-1 again, the results dropped;
+** the loops over rows are unrolled whole, so the tile stays in registers. */
+typedef void (*Tile)(int ta, int64_t mr, int64_t nr, int64_t kc, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb,
+                     int first, float beta, float *C, int64_t ldc);
+
+#ifdef HAVE_SMALL_AVX2
+#define MR5 8
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void tile_avx512(int ta, int64_t mr, int64_t nr, int64_t kc,
                         float alpha, const float *A, int64_t lda,
@@ -590,12 +592,12 @@ static void tile_avx512(int ta, int64_t mr, int64_t nr, int64_t kc,
                           : (__mmask16)((1u << nr) - 1);
   __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr > 16
                           ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-  const float *a[MR];
-  __m512 c0[MR], c1[MR];
+  const float *a[MR5];
+  __m512 c0[MR5], c1[MR5];
   int64_t p, step = ta ? lda : 1;
   int q;
 #pragma GCC unroll 8
-  for (q = 0; q < MR; q++) {
+  for (q = 0; q < MR5; q++) {
     int64_t r = q < mr ? q : mr - 1;
     a[q] = A + (ta ? r : r * lda);
     c0[q] = c1[q] = _mm512_setzero_ps();
@@ -604,14 +606,14 @@ static void tile_avx512(int ta, int64_t mr, int64_t nr, int64_t kc,
     __m512 b0 = _mm512_maskz_loadu_ps(m0, B + p * ldb);
     __m512 b1 = _mm512_maskz_loadu_ps(m1, B + p * ldb + 16);
 #pragma GCC unroll 8
-    for (q = 0; q < MR; q++) {
+    for (q = 0; q < MR5; q++) {
       __m512 av = _mm512_set1_ps(a[q][p * step]);
       c0[q] = _mm512_fmadd_ps(av, b0, c0[q]);
       c1[q] = _mm512_fmadd_ps(av, b1, c1[q]);
     }
   }
 #pragma GCC unroll 8
-  for (q = 0; q < MR; q++) {    /* unrolled: the tile stays in registers */
+  for (q = 0; q < MR5; q++) {
     float *c = C + q * ldc;
     __m512 al = _mm512_set1_ps(alpha), o0, o1;
     if (q >= mr) break;
@@ -626,30 +628,84 @@ static void tile_avx512(int ta, int64_t mr, int64_t nr, int64_t kc,
   }
 }
 
-__attribute__((target("avx512f,avx512dq,avx2,fma")))
-static void blocked_avx512(int ta, int tb, int64_t m, int64_t n, int64_t k,
-                           float alpha, const float *A, int64_t lda,
-                           const float *B, int64_t ldb, float beta,
-                           float *C, int64_t ldc) {
-  float panel[KC * NR] __attribute__((aligned(64)));
-  int64_t i, i0, j, p, p0, q;
+/* the same with 8-lane vectors and 6 rows; the last columns of a partial
+** tile through masked loads and stores */
+#define MR2 6
+__attribute__((target("avx2,fma")))
+static void tile_avx2(int ta, int64_t mr, int64_t nr, int64_t kc,
+                      float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, int first, float beta,
+                      float *C, int64_t ldc) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
+  const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+  const float *a[MR2];
+  __m256 c0[MR2], c1[MR2];
+  int64_t p, step = ta ? lda : 1;
+  int q;
+#pragma GCC unroll 6
+  for (q = 0; q < MR2; q++) {
+    int64_t r = q < mr ? q : mr - 1;
+    a[q] = A + (ta ? r : r * lda);
+    c0[q] = c1[q] = _mm256_setzero_ps();
+  }
+  for (p = 0; p < kc; p++) {
+    __m256 b0, b1;
+    if (nr == 16) {
+      b0 = _mm256_loadu_ps(B + p * ldb);
+      b1 = _mm256_loadu_ps(B + p * ldb + 8);
+    }
+    else {
+      b0 = _mm256_maskload_ps(B + p * ldb, m0);
+      b1 = _mm256_maskload_ps(B + p * ldb + 8, m1);
+    }
+#pragma GCC unroll 6
+    for (q = 0; q < MR2; q++) {
+      __m256 av = _mm256_broadcast_ss(a[q] + p * step);
+      c0[q] = _mm256_fmadd_ps(av, b0, c0[q]);
+      c1[q] = _mm256_fmadd_ps(av, b1, c1[q]);
+    }
+  }
+#pragma GCC unroll 6
+  for (q = 0; q < MR2; q++) {
+    float *c = C + q * ldc;
+    __m256 al = _mm256_set1_ps(alpha), o0, o1;
+    if (q >= mr) break;
+    o0 = _mm256_maskload_ps(c, m0); o1 = _mm256_maskload_ps(c + 8, m1);
+    if (first && beta == 0.0f) o0 = o1 = _mm256_setzero_ps();  /* NaN too */
+    else if (first && beta != 1.0f) {
+      o0 = _mm256_mul_ps(_mm256_set1_ps(beta), o0);
+      o1 = _mm256_mul_ps(_mm256_set1_ps(beta), o1);
+    }
+    _mm256_maskstore_ps(c, m0, _mm256_fmadd_ps(al, c0[q], o0));
+    _mm256_maskstore_ps(c + 8, m1, _mm256_fmadd_ps(al, c1[q], o1));
+  }
+}
+
+/* C = alpha op(A) op(B) + beta C in tiles of mr x nr (at most 32 wide) */
+static void blocked(Tile tile, int64_t mr, int64_t nr, int ta, int tb,
+                    int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc) {
+  float panel[PANEL] __attribute__((aligned(64)));
+  int64_t i, i0, j, p, p0, q, mc = 16 * mr;
   for (p0 = 0; p0 < k; p0 += KC) {
     int64_t kc = k - p0 < KC ? k - p0 : KC;
-    for (i0 = 0; i0 < m; i0 += MC) {
-      int64_t mc = m - i0 < MC ? m - i0 : MC;
-      for (j = 0; j < n; j += NR) {
-        int64_t nr = n - j < NR ? n - j : NR, ld = ldb;
+    for (i0 = 0; i0 < m; i0 += mc) {
+      int64_t iend = m - i0 < mc ? m : i0 + mc;
+      for (j = 0; j < n; j += nr) {
+        int64_t w = n - j < nr ? n - j : nr, ld = ldb;
         const float *b = B + p0 * ldb + j;
         if (tb) {               /* op(B) strip = rows j.. of B, transposed */
-          for (q = 0; q < nr; q++)
+          for (q = 0; q < w; q++)
             for (p = 0; p < kc; p++)
-              panel[p * NR + q] = B[(j + q) * ldb + p0 + p];
-          b = panel; ld = NR;
+              panel[p * nr + q] = B[(j + q) * ldb + p0 + p];
+          b = panel; ld = nr;
         }
-        for (i = i0; i < i0 + mc; i += MR)
-          tile_avx512(ta, i0 + mc - i < MR ? i0 + mc - i : MR, nr, kc, alpha,
-                      ta ? A + p0 * lda + i : A + i * lda + p0, lda, b, ld,
-                      p0 == 0, beta, C + i * ldc + j, ldc);
+        for (i = i0; i < iend; i += mr)
+          tile(ta, iend - i < mr ? iend - i : mr, w, kc, alpha,
+               ta ? A + p0 * lda + i : A + i * lda + p0, lda, b, ld,
+               p0 == 0, beta, C + i * ldc + j, ldc);
       }
     }
   }
@@ -675,9 +731,18 @@ static void builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
   if (alpha == 0.0f || k == 0) { scale(m, n, beta, C, ldc); return; }
 #ifdef HAVE_SMALL_AVX2
   /* a panel of B^T pays off over several rows; below, dot products */
-  if (simd() == 2 && !small(m, n, k) && (!tb || ta || m >= 8)) {
-    blocked_avx512(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
+  if (!small(m, n, k) && (!tb || ta || m >= 8)) {
+    int l = simd();
+    if (l == 2) {
+      blocked(tile_avx512, MR5, 32, ta, tb, m, n, k, alpha, A, lda, B, ldb,
+              beta, C, ldc);
+      return;
+    }
+    if (l == 1) {
+      blocked(tile_avx2, MR2, 16, ta, tb, m, n, k, alpha, A, lda, B, ldb,
+              beta, C, ldc);
+      return;
+    }
   }
 #endif
   small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -505,6 +505,21 @@ int main(void) {
     check_empty();
     check_matmuls();
   }
+  /* the built-in kernels again at each lower SIMD level this CPU has */
+  {
+    static const char *const lower[] = {"avx2", "scalar"};
+    char best[16];
+    size_t l;
+    snprintf(best, sizeof best, "%s", ann_simd_level());
+    for (l = 0; l < 2; l++) {   /* ann_blas_use_builtin(1) still holds */
+      if (strcmp(best, lower[l]) == 0 || ann_simd_use(lower[l]) != 0) continue;
+      for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        check_mm(sizes[i][0], sizes[i][1], sizes[i][2], 1);
+        check_gemm(sizes[i][0], sizes[i][1], sizes[i][2]);
+      }
+    }
+    CHECK(ann_simd_use(best) == 0);
+  }
   ann_blas_use_builtin(0);
   check_errors();
   return test_report();
