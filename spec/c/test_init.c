@@ -43,6 +43,10 @@ static int env_same(const Env *e) {
   return environ[e->n] == NULL;
 }
 
+static void env_free(Env *e) {
+  while (e->n > 0) free(e->text[--e->n]);
+}
+
 static int tasks(void) {
   DIR *d = opendir("/proc/self/task");
   struct dirent *de;
@@ -109,9 +113,12 @@ static int child_default_init(void) {
     Env e;
     ann_Config c;
     env_take(&e);
+    int changed;
     ann_init();
     ann_config(&c);
-    _exit((strcmp(c.blas, "builtin") != 0) * 2 + !env_same(&e));
+    changed = !env_same(&e);
+    env_free(&e);
+    _exit((strcmp(c.blas, "builtin") != 0) * 2 + changed);
   }
   if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return -1;
   return WEXITSTATUS(st);
@@ -194,5 +201,6 @@ int main(void) {
   ann_shutdown();
   ann_shutdown();                             /* twice: nothing to do */
   CHECK(tasks() == t0);
+  env_free(&env);
   return test_report();
 }
