@@ -564,8 +564,8 @@ static void small_gemm(SMALL_ARGS) {
 /* ---- larger products without a BLAS: register tiles, no allocation ---
 ** C is made in tiles of MR rows by NR columns held in registers across a
 ** block of KC rows of op(B): per step two vector loads of B, MR broadcasts
-** of A and 2 MR multiply-adds.  Blocks of MC rows of op(A) (MC x KC
-** floats) stay in L2, the KC x NR strip of op(B) in L1.  op(B) needs
+** of A and 2 MR multiply-adds.  Blocks of 64 MR rows of op(A) (at most
+** 256 KB) stay in L2, the KC x NR strip of op(B) in L1.  op(B) needs
 ** contiguous rows: B^T is copied a strip at a time into a panel on the
 ** stack (16 KB), so that nothing is allocated, here or anywhere on the
 ** gemm path.  AVX-512: 8 x 32 (16 of its 32 registers); AVX2: 6 x 16 (12
@@ -688,7 +688,7 @@ static void blocked(Tile tile, int64_t mr, int64_t nr, int ta, int tb,
                     const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc) {
   float panel[PANEL] __attribute__((aligned(64)));
-  int64_t i, i0, j, p, p0, q, mc = 16 * mr;
+  int64_t i, i0, j, p, p0, q, mc = 64 * mr;
   for (p0 = 0; p0 < k; p0 += KC) {
     int64_t kc = k - p0 < KC ? k - p0 : KC;
     for (i0 = 0; i0 < m; i0 += mc) {
