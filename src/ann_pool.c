@@ -10,7 +10,8 @@
 ** jobs but meet at spinning barriers inside one: a sleep and a wake-up per
 ** phase would cost as much as the phase.  While a job runs, the BLAS is
 ** told to use one thread, so that the job's threads do not queue behind
-** its pool.
+** its pool.  ann_shutdown ends the workers (ann_pool_stop); the next job
+** starts them again.
 */
 #include <pthread.h>
 #include <sched.h>
@@ -89,7 +90,7 @@ static void after_fork(void) {
   pthread_mutex_init(&mu, NULL);
   pthread_cond_init(&wake, NULL);
   pthread_cond_init(&done, NULL);
-  started = running = 0;
+  started = running = quit = 0;
   atomic_store(&arrived, 0);
 }
 
