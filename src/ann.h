@@ -228,8 +228,9 @@ typedef struct ann_Config {
 **   use, not at init; each runs a job in the float mode of the thread that
 **   started the job.
 ** ann_init_opts returns -1 (ann_error tells) for unknown flags, or when the
-** runtime was already initialised with other options (an ann_ call made
-** before it counts as ann_init()); the same options again give 0.
+** runtime was already initialised with other options (products,
+** ann_mlp_new, ann_config and the thread calls initialise with the
+** defaults when nothing did before).  The same options again give 0.
 ** ann_shutdown, when no other thread is inside annlua: stops and joins the
 ** compute threads, stops OpenBLAS's threads (blas_thread_shutdown_; they
 ** start again on demand) after setting it to one thread, frees the cached
