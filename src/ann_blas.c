@@ -481,43 +481,84 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
   }
 }
 
+/* one row of C = alpha a B + beta C, a's elements `step` apart: four
+** 16-wide strips (64 columns) side by side, so that four chains of
+** multiply-adds run at once; each element summed as rows_avx512 does */
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void row_avx512(int64_t n, int64_t k, float alpha, const float *a,
+                       int64_t step, const float *B, int64_t ldb, float beta,
+                       float *c) {
+  int64_t j, p;
+  int q;
+  for (j = 0; j < n; j += 64) {
+    __mmask16 mk[4];
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (q = 0; q < 4; q++) {
+      int64_t w = n - j - 16 * q;
+      mk[q] = w >= 16 ? (__mmask16)0xffff
+            : w > 0 ? (__mmask16)((1u << w) - 1) : 0;
+      acc[q] = beta == 0.0f ? _mm512_setzero_ps()
+             : _mm512_mul_ps(_mm512_set1_ps(beta),
+                             _mm512_maskz_loadu_ps(mk[q], c + j + 16 * q));
+    }
+    if (n - j <= 16)            /* one strip: no work on empty ones */
+      for (p = 0; p < k; p++)
+        acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(alpha * a[p * step]),
+                                 _mm512_maskz_loadu_ps(mk[0], B + p * ldb + j),
+                                 acc[0]);
+    else
+      for (p = 0; p < k; p++) {
+        __m512 av = _mm512_set1_ps(alpha * a[p * step]);
+#pragma GCC unroll 4
+        for (q = 0; q < 4; q++)
+          acc[q] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[q],
+                                   B + p * ldb + j + 16 * q), acc[q]);
+      }
+#pragma GCC unroll 4
+    for (q = 0; q < 4; q++)
+      _mm512_mask_storeu_ps(c + j + 16 * q, mk[q], acc[q]);
+  }
+}
+
 /* C[i,:] = alpha op(A)[i,:] B + beta C[i,:] with B's rows contiguous: a
 ** 16-wide strip of four rows of C stays in registers across all of k, so
 ** a row of B is loaded once for four rows and four chains of
 ** multiply-adds run side by side (one chain alone waits on its last add
-** at every step).  Past the last row, the last row is read again and the
-** result dropped. */
+** at every step).  The last m % 4 rows go one at a time, four strips
+** side by side. */
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *A, int64_t lda, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc) {
-  int64_t i, j, p, r[4];
+  int64_t i, j, p, m4 = m & ~(int64_t)3;
   int q;
   for (j = 0; j < n; j += 16) {
     __mmask16 mk = n - j >= 16 ? (__mmask16)0xffff
                                : (__mmask16)((1u << (n - j)) - 1);
-    for (i = 0; i < m; i += 4) {
+    for (i = 0; i < m4; i += 4) {
       __m512 acc[4];
 #pragma GCC unroll 4
-      for (q = 0; q < 4; q++) {
-        r[q] = i + q < m ? i + q : m - 1;
+      for (q = 0; q < 4; q++)
         acc[q] = beta == 0.0f ? _mm512_setzero_ps()
                : _mm512_mul_ps(_mm512_set1_ps(beta),
-                               _mm512_maskz_loadu_ps(mk, C + r[q] * ldc + j));
-      }
+                               _mm512_maskz_loadu_ps(mk, C + (i + q) * ldc + j));
       for (p = 0; p < k; p++) {
         __m512 b = _mm512_maskz_loadu_ps(mk, B + p * ldb + j);
 #pragma GCC unroll 4
         for (q = 0; q < 4; q++) {
-          float a = ta ? A[p * lda + r[q]] : A[r[q] * lda + p];
+          float a = ta ? A[p * lda + i + q] : A[(i + q) * lda + p];
           acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(alpha * a), b, acc[q]);
         }
       }
 #pragma GCC unroll 4
       for (q = 0; q < 4; q++)
-        if (i + q < m) _mm512_mask_storeu_ps(C + (i + q) * ldc + j, mk, acc[q]);
+        _mm512_mask_storeu_ps(C + (i + q) * ldc + j, mk, acc[q]);
     }
   }
+  for (i = m4; i < m; i++)
+    row_avx512(n, k, alpha, ta ? A + i : A + i * lda, ta ? lda : 1, B, ldb,
+               beta, C + i * ldc);
 }
 #endif
 

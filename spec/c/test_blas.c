@@ -179,6 +179,15 @@ static void check_gemm(int64_t m, int64_t k, int64_t n) {
   CHECK(ann_gemm(1, at, 1, bt, 1, 1, c) == 0);
   CHECK(gemm_err(c, 1, x, y, 1, c0) <= tol(k));
   ann_release(c);
+  /* one flag at a time: op(at) with b (a beta), a with op(bt) */
+  c = copyt(c0);
+  CHECK(ann_gemm(1, at, 1, b, 0, 2, c) == 0);
+  CHECK(gemm_err(c, 1, x, b, 2, c0) <= 2 * tol(k));
+  ann_release(c);
+  c = copyt(c0);
+  CHECK(ann_gemm(1, a, 0, bt, 1, 0, c) == 0);
+  CHECK(gemm_err(c, 1, a, y, 0, NULL) <= tol(k));
+  ann_release(c);
   /* a flag on a transposed view flips it back: op(x) = at */
   c = ann_new(2, (int64_t[]){k, n});
   CHECK(ann_gemm(-1, x, 1, c0, 0, 0, c) == 0);
