@@ -351,12 +351,17 @@ static void small_gemm_avx2(SMALL_ARGS) { SMALL_BODY }
 
 #include <immintrin.h>
 
-/* C[i,j] += alpha A[i,:] . B[j,:], four columns at a time: the four sums
+/* beta C[j..j+3], 0 when beta is 0 (C is not read: NaN does not survive,
+** as in BLAS); the dot products below add into it */
+#define BETA4(beta, p) ((beta) == 0.0f ? _mm_setzero_ps() \
+                        : _mm_mul_ps(_mm_set1_ps(beta), _mm_loadu_ps(p)))
+
+/* C[i,j] = alpha A[i,:] . B[j,:] + beta C[i,j], four columns at a time: the four sums
 ** are reduced together, which costs about one lone reduction */
 __attribute__((target("avx2,fma")))
 static void dots_avx2(int64_t m, int64_t n, int64_t k, float alpha,
                       const float *A, int64_t lda, const float *B,
-                      int64_t ldb, float *C, int64_t ldc) {
+                      int64_t ldb, float beta, float *C, int64_t ldc) {
   int64_t i, j, p;
   for (i = 0; i < m; i++) {
     const float *a = A + i * lda;
@@ -381,10 +386,12 @@ static void dots_avx2(int64_t m, int64_t n, int64_t k, float alpha,
       t = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1), _mm256_hadd_ps(s2, s3));
       r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
       r = _mm_add_ps(r, _mm_loadu_ps(tail));
-      r = _mm_fmadd_ps(_mm_set1_ps(alpha), r, _mm_loadu_ps(c + j));
-      _mm_storeu_ps(c + j, r);
+      _mm_storeu_ps(c + j, _mm_fmadd_ps(_mm_set1_ps(alpha), r,
+                                        BETA4(beta, c + j)));
     }
-    for (; j < n; j++) c[j] += alpha * dot8_avx2(k, a, B + j * ldb);
+    for (; j < n; j++)
+      c[j] = (beta == 0.0f ? 0.0f : beta * c[j])
+             + alpha * dot8_avx2(k, a, B + j * ldb);
   }
 }
 
@@ -419,7 +426,7 @@ static inline __m512 sum16(const __m512 *s) {
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
                         const float *A, int64_t lda, const float *B,
-                        int64_t ldb, float *C, int64_t ldc) {
+                        int64_t ldb, float beta, float *C, int64_t ldc) {
   __mmask16 last = (__mmask16)((1u << (k & 15)) - 1);
   int64_t i, j, p, kk = k & ~(int64_t)15;
   for (i = 0; i < m; i++) {
@@ -445,8 +452,10 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
                                  b + q * ldb + p), s[q]);
       }
       _mm512_storeu_ps(c + j, _mm512_fmadd_ps(_mm512_set1_ps(alpha),
-                                              sum16(s),
-                                              _mm512_loadu_ps(c + j)));
+                                              sum16(s), beta == 0.0f
+                                              ? _mm512_setzero_ps()
+                                              : _mm512_mul_ps(_mm512_set1_ps(beta),
+                                                _mm512_loadu_ps(c + j))));
     }
     for (; j + 4 <= n; j += 4) {
       const float *b0 = B + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb;
@@ -474,10 +483,12 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
 #undef HALVES
       t = _mm256_hadd_ps(_mm256_hadd_ps(h0, h1), _mm256_hadd_ps(h2, h3));
       r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-      r = _mm_fmadd_ps(_mm_set1_ps(alpha), r, _mm_loadu_ps(c + j));
-      _mm_storeu_ps(c + j, r);
+      _mm_storeu_ps(c + j, _mm_fmadd_ps(_mm_set1_ps(alpha), r,
+                                        BETA4(beta, c + j)));
     }
-    for (; j < n; j++) c[j] += alpha * dot8_avx2(k, a, B + j * ldb);
+    for (; j < n; j++)
+      c[j] = (beta == 0.0f ? 0.0f : beta * c[j])
+             + alpha * dot8_avx2(k, a, B + j * ldb);
   }
 }
 
@@ -566,8 +577,8 @@ static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
 ** (the best the CPU has, or $ANN_SIMD, or ann_simd_use), so that one
 ** switch serves every kernel and tests can try each */
 static int simd(void) {
-  const char *l = ann_simd_level();
-  return strcmp(l, "avx512") == 0 ? 2 : strcmp(l, "avx2") == 0 ? 1 : 0;
+  const char *l = ann_simd_level();   /* "avx512", "avx2" or "scalar" */
+  return l[0] != 'a' ? 0 : l[3] == '5' ? 2 : 1;
 }
 
 static void small_gemm(SMALL_ARGS) {
@@ -584,12 +595,8 @@ static void small_gemm(SMALL_ARGS) {
     return;
   }
   if (avx2 && tb && !ta) {      /* the forward of a layer: x w^T */
-    int64_t i, j;
-    for (i = 0; i < m && beta != 1.0f; i++)
-      for (j = 0; j < n; j++)
-        C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-    (avx512 ? dots_avx512 : dots_avx2)(m, n, k, alpha, A, lda, B, ldb, C,
-                                       ldc);
+    (avx512 ? dots_avx512 : dots_avx2)(m, n, k, alpha, A, lda, B, ldb, beta,
+                                       C, ldc);
     return;
   }
   if (avx512 && !tb) {
