@@ -149,7 +149,8 @@ $(B)/include/%.h: src/%.h
 
 # pkg-config files, for the install PREFIX (rewritten when it changes);
 # Libs.private: what a static link of the core needs
-PC_VARS = prefix=$(INST_PREFIX)\nlibdir=$(INST_CLIBDIR)\nincludedir=$(INST_INCDIR)\n
+PC_DIR  = $(patsubst $(INST_PREFIX)/%,$${prefix}/%,$(1))
+PC_VARS = prefix=$(INST_PREFIX)\nlibdir=$(call PC_DIR,$(INST_CLIBDIR))\nincludedir=$(call PC_DIR,$(INST_INCDIR))\n
 $(B)/lib/pkgconfig/annlua.pc: FORCE
 	@mkdir -p $(dir $@)
 	@printf '$(PC_VARS)\nName: annlua\nDescription: neural networks in C: tensors, autograd, training, models (the core of annlua, no Lua)\nVersion: $(VERSION)\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lannlua\nLibs.private: $(LIBS)\n' > $@.tmp
