@@ -212,10 +212,11 @@ typedef struct ann_Config {
 **   calling thread as it was.
 ** - The BLAS: libopenblas (or a CBLAS libblas) loaded with dlopen, unless
 **   the process already holds one, $ANN_BLAS is "builtin", the flag
-**   ANN_INIT_NO_BLAS is given, or the library was built with BLAS=none
-**   (then there is no dlopen in it at all).  A loaded BLAS stays mapped
-**   for the life of the process.  OpenBLAS starts its own threads, which
-**   inherit the calling thread's float mode at that time.
+**   ANN_INIT_NO_BLAS is given, the program is statically linked (no
+**   dynamic loader to dlopen with), or the library was built with
+**   BLAS=none (then there is no dlopen in it at all).  A loaded BLAS
+**   stays mapped for the life of the process.  OpenBLAS starts its own
+**   threads, which inherit the calling thread's float mode at that time.
 ** - The environment, during that load only: OPENBLAS_CORETYPE (the kernels
 **   for this CPU) and OPENBLAS_THREAD_TIMEOUT=18 (how long its threads
 **   spin) are set when the user has not set them, and unset again after:

@@ -13,6 +13,7 @@
 */
 #ifndef ANN_NO_BLAS
 #include <dlfcn.h>
+#include <sys/auxv.h>
 #endif
 #include <limits.h>
 #include <pthread.h>
@@ -61,6 +62,10 @@ static const char *const libnames[] = {
   "libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0",
   "libopenblaso.so.0", "libcblas.so.3", "libblas.so.3", NULL
 };
+
+/* a statically linked program was started without a dynamic loader
+** (AT_BASE 0): dlopen there maps a second C library and crashes */
+static int can_dlopen(void) { return getauxval(AT_BASE) != 0; }
 
 /* takes the symbols from h; 0 if it has no CBLAS sgemm/sgemv */
 static int bind(void *h) {
@@ -163,7 +168,7 @@ static void init_locked(const ann_InitOpts *o) {
   if (!(o->flags & ANN_INIT_KEEP_FPMODE)) ann_flush_denormal(1);
   memset(&blas, 0, sizeof blas);
 #ifndef ANN_NO_BLAS
-  if (!(o->flags & ANN_INIT_NO_BLAS) && !load_present()
+  if (!(o->flags & ANN_INIT_NO_BLAS) && can_dlopen() && !load_present()
       && !load_new(!(o->flags & ANN_INIT_KEEP_ENV)))
     memset(&blas, 0, sizeof blas);
 #endif
