@@ -225,9 +225,10 @@ typedef struct ann_Config {
 **   and spin time itself.
 ** - Threads: the BLAS's thread count is set to `threads` (0: its default,
 **   all cores or $OPENBLAS_NUM_THREADS).  The core's compute threads
-**   (ann_pool: threaded training, at most that many) start at their first
-**   use, not at init; each runs a job in the float mode of the thread that
-**   started the job.
+**   (threaded training, and large products on the built-in kernels; at
+**   most that many, at most the cores) start at their first use, not at
+**   init; each runs a job in the float mode of the thread that started
+**   the job.
 ** ann_init_opts returns -1 (ann_error tells) for unknown flags, or when the
 ** runtime was already initialised with other options (products,
 ** ann_mlp_new, ann_config and the thread calls initialise with the

@@ -765,6 +765,52 @@ static void blocked(Tile tile, int64_t mr, int64_t nr, int ta, int tb,
 }
 #endif
 
+#ifdef HAVE_SMALL_AVX2
+/* Large products on the compute threads (ann_pool.c): each takes a share
+** of C's rows, whole tiles, and computes it as one thread would, so the
+** result does not depend on the thread count.  When the pool is busy
+** (another product, or this one runs inside a threaded job) it all runs
+** on the calling thread. */
+#define PAR_MNK ((int64_t)1 << 22)   /* 4M multiply-adds: ~20 us alone */
+
+typedef struct Share {
+  Tile tile;
+  int64_t mr, nr, m, n, k, lda, ldb, ldc;
+  int ta, tb;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} Share;
+
+static void share(void *arg, int i, int nt) {
+  const Share *s = arg;
+  int64_t tiles = (s->m + s->mr - 1) / s->mr;
+  int64_t r0 = tiles * i / nt * s->mr, r1 = tiles * (i + 1) / nt * s->mr;
+  if (r1 > s->m) r1 = s->m;
+  if (r0 < r1)
+    blocked(s->tile, s->mr, s->nr, s->ta, s->tb, r1 - r0, s->n, s->k,
+            s->alpha, s->ta ? s->A + r0 : s->A + r0 * s->lda, s->lda, s->B,
+            s->ldb, s->beta, s->C + r0 * s->ldc, s->ldc);
+}
+
+static void tiled(Tile tile, int64_t mr, int64_t nr, int ta, int tb,
+                  int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc) {
+  Share s;
+  int64_t tiles = (m + mr - 1) / mr;
+  int nt = 1;
+  if ((double)m * (double)n * (double)k >= (double)PAR_MNK) {
+    nt = ann_pool_size();
+    if (nt > tiles / 2) nt = (int)(tiles / 2);   /* two tiles each at least */
+  }
+  s.tile = tile; s.mr = mr; s.nr = nr; s.m = m; s.n = n; s.k = k;
+  s.lda = lda; s.ldb = ldb; s.ldc = ldc; s.ta = ta; s.tb = tb;
+  s.alpha = alpha; s.beta = beta; s.A = A; s.B = B; s.C = C;
+  if (nt < 2 || ann_pool_run(share, &s, nt) != 0) share(&s, 0, 1);
+}
+#endif
+
 /* C = beta*C, with beta == 0 clearing (NaN in C does not survive, as in
 ** BLAS) */
 static void scale(int64_t m, int64_t n, float beta, float *C, int64_t ldc) {
@@ -787,13 +833,13 @@ static void builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
   if (!small(m, n, k) && (!tb || ta || m >= 8)) {
     int l = simd();
     if (l == 2) {
-      blocked(tile_avx512, MR5, 32, ta, tb, m, n, k, alpha, A, lda, B, ldb,
-              beta, C, ldc);
+      tiled(tile_avx512, MR5, 32, ta, tb, m, n, k, alpha, A, lda, B, ldb,
+            beta, C, ldc);
       return;
     }
     if (l == 1) {
-      blocked(tile_avx2, MR2, 16, ta, tb, m, n, k, alpha, A, lda, B, ldb,
-              beta, C, ldc);
+      tiled(tile_avx2, MR2, 16, ta, tb, m, n, k, alpha, A, lda, B, ldb,
+            beta, C, ldc);
       return;
     }
   }

@@ -490,6 +490,24 @@ static void check_runtime(int env_set) {
 #endif
 }
 
+/* a product large enough for threads: with the built-in kernels, the same
+** bits on one thread and on several (each thread takes whole tiles of
+** rows); a BLAS may split the sums otherwise */
+static void check_threads(int builtin) {
+  ann_Tensor *a = randt(2, 203, 150, 0), *b = randt(2, 150, 141, 0);
+  ann_Tensor *c1, *c2;
+  int saved = ann_get_num_threads();
+  ann_set_num_threads(1);
+  c1 = ann_mm(a, b);
+  ann_set_num_threads(2);
+  c2 = ann_mm(a, b);
+  CHECK(c1 && c2);
+  if (c1 && c2 && builtin) CHECK(same(c1, c2));
+  CHECK(gemm_err(c2, 1, a, b, 0, NULL) <= tol(150));
+  ann_set_num_threads(saved);
+  ann_release(a); ann_release(b); ann_release(c1); ann_release(c2);
+}
+
 int main(void) {
   static const int64_t sizes[][3] = {
     {1, 1, 1}, {3, 5, 7}, {65, 33, 17}, {1, 9, 4}, {6, 9, 1}, {5, 300, 600},
@@ -510,6 +528,7 @@ int main(void) {
       check_vectors(sizes[i][0], sizes[i][1]);
     }
     check_gemm(4, 4, 4);
+    check_threads(builtin);
     check_copied_views();
     check_empty();
     check_matmuls();
@@ -526,6 +545,7 @@ int main(void) {
         check_mm(sizes[i][0], sizes[i][1], sizes[i][2], 1);
         check_gemm(sizes[i][0], sizes[i][1], sizes[i][2]);
       }
+      check_threads(1);
     }
     CHECK(ann_simd_use(best) == 0);
   }
