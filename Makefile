@@ -2,11 +2,19 @@
 # module and the annlua interpreter into $(B)/ (build/ by default).
 # LuaRocks passes CFLAGS, LIBFLAG, LUA_INCDIR, LUA_LIBDIR and the INST_*
 # directories (see annlua-*.rockspec).  Targets:
-#   all      libannlua.a/.so, include/ann.h, lua/annlua/core.so, bin/annlua
+#   all      lib/libannlua.a/.so (the core, no Lua), lib/libannlua-lua.a/.so
+#            (the Lua bindings and the embedded Lua sources), include/,
+#            lib/pkgconfig/annlua.pc and annlua-lua.pc,
+#            lua/annlua/core.so (the Lua module), bin/annlua
 #   test     C tests and busted specs, one closing "N passed, N failed" line
 #   ctest    the C tests only         bench   bench/*.c and bench/*.lua
 #   run      the main job (spiral)           deps    missing Debian packages
-#   install  PREFIX=/usr/local (DESTDIR too)         clean
+#   install  PREFIX=/usr/local (DESTDIR too): headers, both libraries
+#            static and shared, pkg-config files, interpreter, Lua module
+#   install-lua  what the rock installs      uninstall, clean
+# Variables: BLAS=none builds without a BLAS: no dlopen, no -ldl, the
+# built-in kernels for every product (a fully static host links);
+# B=dir builds elsewhere; PREFIX, DESTDIR, CC, CFLAGS, LDFLAGS.
 
 LUA        ?= lua5.4
 LUA_INCDIR ?= /usr/include/lua5.4
@@ -22,18 +30,41 @@ READLINE   ?= $(if $(wildcard /usr/include/readline/readline.h),1,0)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 LIBFLAG   ?= -shared
-LIBS      = -lpng -lz -lm -ldl -lpthread
+# BLAS=none: no BLAS, no dlopen (any other value: found at run time;
+# LuaRocks passes an empty one when not given)
+BLAS      ?= auto
+ifeq ($(strip $(BLAS)),)
+override BLAS := auto
+endif
+ifeq ($(BLAS),none)
+BLAS_DEF  = -DANN_NO_BLAS
+DL_LIBS   =
+else
+DL_LIBS   = -ldl
+endif
+LIBS      = $(strip -lpng -lz -lm $(DL_LIBS) -lpthread)
 # kept apart from CFLAGS so that a CFLAGS given by LuaRocks or on the
 # command line does not drop them.  No code reads errno after a math
 # call, and without errno sqrtf is one vector instruction in loops.
+# Hidden visibility: the libraries export what the public headers declare
+# (they say so with #pragma GCC visibility), nothing else.
 ANN_CFLAGS = $(CFLAGS) $(CPPFLAGS) -Wall -Wextra -std=c11 -fPIC \
-  -fno-math-errno -D_GNU_SOURCE -Isrc -I$(LUA_INCDIR)
+  -fno-math-errno -fvisibility=hidden -D_GNU_SOURCE $(BLAS_DEF) -Isrc \
+  -I$(LUA_INCDIR)
+
+VERSION = 0.1.0
+SOMAJOR = 0
 
 B = build
 CORE_SRC  = $(wildcard src/ann_*.c)
 CORE_OBJ  = $(CORE_SRC:src/%.c=$(B)/obj/%.o)
-BIND_SRC  = $(filter-out src/linit.c,$(wildcard src/l*.c))
+BIND_SRC  = $(wildcard src/l*.c)
 BIND_OBJ  = $(BIND_SRC:src/%.c=$(B)/obj/%.o)
+# the Lua module gets its sources from package.path, not embedded: what
+# sets up the embedded ones (linit.c) stays out of it
+MOD_OBJ   = $(filter-out $(B)/obj/linit.o,$(BIND_OBJ))
+# the public headers: the core's, and the Lua hosting one when there
+PUB_H     = src/ann.h $(wildcard src/annlua.h)
 LUA_SRC   = $(sort $(wildcard lua/annlua/*.lua lua/annlua/*/*.lua))
 CTEST_SRC = $(wildcard spec/c/test_*.c)
 CTEST_BIN = $(CTEST_SRC:spec/c/%.c=$(B)/test/%)
@@ -58,13 +89,24 @@ INST_LUADIR  ?= $(INST_PREFIX)/share/lua/5.4
 INST_CLIBDIR ?= $(INST_PREFIX)/lib
 INST_INCDIR  ?= $(INST_PREFIX)/include
 
-all: $(B)/lib/libannlua.a $(B)/lib/libannlua.so $(B)/include/ann.h \
-     $(B)/lua/annlua/core.so $(B)/bin/annlua
+LIBDIR_B  = $(B)/lib
+SOLIBS    = $(foreach l,libannlua libannlua-lua,$(LIBDIR_B)/$(l).so \
+  $(LIBDIR_B)/$(l).so.$(SOMAJOR) $(LIBDIR_B)/$(l).so.$(VERSION))
+all: $(B)/lib/libannlua.a $(B)/lib/libannlua-lua.a $(SOLIBS) \
+     $(PUB_H:src/%=$(B)/include/%) $(B)/lib/pkgconfig/annlua.pc \
+     $(B)/lib/pkgconfig/annlua-lua.pc $(B)/lua/annlua/core.so $(B)/bin/annlua
 
 .DELETE_ON_ERROR:
 
+# objects are rebuilt when BLAS changes: the stamp of the other value is
+# removed, so switching back makes a new one too
+$(B)/obj/blas-$(BLAS).stamp:
+	@mkdir -p $(dir $@)
+	rm -f $(B)/obj/blas-*.stamp
+	touch $@
+
 $(B)/obj/%.o: src/%.c src/ann.h src/ann_impl.h src/lann.h src/annlua.h \
-              | $(DEPS_FIRST)
+              $(B)/obj/blas-$(BLAS).stamp | $(DEPS_FIRST)
 	@mkdir -p $(dir $@)
 	$(CC) $(ANN_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -73,19 +115,56 @@ $(B)/lib/libannlua.a: $(CORE_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# -z nodelete: dlclose (lua_close of a state that required the module)
-# must not unmap the code the compute threads of ann_pool.c sleep in
-$(B)/lib/libannlua.so: $(CORE_OBJ)
+# the Lua bindings for a host that links Lua itself: bindings, embedded
+# sources (and linit.c, when there); the core comes from libannlua
+$(B)/lib/libannlua-lua.a: $(BIND_OBJ) $(B)/obj/annlua_embed.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(LIBS)
+	rm -f $@
+	$(AR) rcs $@ $^
 
-$(B)/include/ann.h: src/ann.h
+# shared libraries: libX.so.VERSION with the SONAME libX.so.SOMAJOR, and
+# the two links.  -z nodelete: dlclose (lua_close of a state that
+# required the module) must not unmap the code the compute threads of
+# ann_pool.c sleep in.  Lua's symbols are left to the host.
+$(B)/lib/libannlua.so.$(VERSION): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(LDFLAGS) -Wl,-soname,libannlua.so.$(SOMAJOR) \
+	  -Wl,-z,nodelete -o $@ $^ $(LIBS)
+
+$(B)/lib/libannlua-lua.so.$(VERSION): $(BIND_OBJ) $(B)/obj/annlua_embed.o \
+                                      $(B)/lib/libannlua.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(LDFLAGS) -Wl,-soname,libannlua-lua.so.$(SOMAJOR) \
+	  -Wl,-z,nodelete -o $@ $(filter %.o,$^) -L$(B)/lib -lannlua $(LIBS)
+
+$(B)/lib/%.so.$(SOMAJOR): $(B)/lib/%.so.$(VERSION)
+	ln -sf $(notdir $<) $@
+
+$(B)/lib/%.so: $(B)/lib/%.so.$(SOMAJOR)
+	ln -sf $(notdir $<) $@
+
+$(B)/include/%.h: src/%.h
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(B)/lua/annlua/core.so: $(BIND_OBJ) $(CORE_OBJ)
+# pkg-config files, for the install PREFIX (rewritten when it changes);
+# Libs.private: what a static link of the core needs
+PC_DIR  = $(patsubst $(INST_PREFIX)/%,$${prefix}/%,$(1))
+PC_VARS = prefix=$(INST_PREFIX)\nlibdir=$(call PC_DIR,$(INST_CLIBDIR))\nincludedir=$(call PC_DIR,$(INST_INCDIR))\n
+$(B)/lib/pkgconfig/annlua.pc: FORCE
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(LIBS)
+	@printf '$(PC_VARS)\nName: annlua\nDescription: neural networks in C: tensors, autograd, training, models (the core of annlua, no Lua)\nVersion: $(VERSION)\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lannlua\nLibs.private: $(LIBS)\n' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+
+$(B)/lib/pkgconfig/annlua-lua.pc: FORCE
+	@mkdir -p $(dir $@)
+	@printf '$(PC_VARS)\nName: annlua-lua\nDescription: annlua for Lua 5.4 hosts: the bindings and the embedded Lua sources\nVersion: $(VERSION)\nRequires: lua5.4 annlua\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lannlua-lua\n' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+
+$(B)/lua/annlua/core.so: $(MOD_OBJ) $(CORE_OBJ) tools/luamod.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(LDFLAGS) -Wl,-z,nodelete \
+	  -Wl,--version-script=tools/luamod.map -o $@ $(filter %.o,$^) $(LIBS)
 
 # ---- the interpreter: Lua linked in whole (-Wl,-E exports its API to C
 # rocks, so every lua_*/luaL_* function must be there), the core, the
@@ -101,14 +180,14 @@ $(B)/gen/annlua_embed.c: $(B)/tools/embed $(LUA_SRC) lua/annlua \
 	@mkdir -p $(dir $@)
 	$(B)/tools/embed $@ lua/ $(LUA_SRC)
 
-$(B)/obj/annlua_embed.o: $(B)/gen/annlua_embed.c
+$(B)/obj/annlua_embed.o: $(B)/gen/annlua_embed.c $(B)/obj/blas-$(BLAS).stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(ANN_CFLAGS) -c $< -o $@
 
 $(B)/obj/annlua.o: ANN_CFLAGS += $(RL_CFLAGS)
 
-$(B)/bin/annlua: $(B)/obj/annlua.o $(B)/obj/linit.o $(B)/obj/annlua_embed.o \
-                 $(BIND_OBJ) $(CORE_OBJ)
+$(B)/bin/annlua: $(B)/obj/annlua.o $(B)/obj/annlua_embed.o $(BIND_OBJ) \
+                 $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(if $(LUA_STATIC),,$(error no static Lua library (liblua5.4.a) found: \
 	  install liblua5.4-dev or set LUA_STATIC=/path/to/liblua.a))
@@ -123,13 +202,24 @@ $(B)/test/%: spec/c/%.c spec/c/test.h $(B)/lib/libannlua.a | $(DEPS_FIRST)
 
 # a host embedding Lua with annlua (spec/c/test_host.c): the interpreter's
 # objects but its main, and static Lua
-$(B)/test/test_host: spec/c/test_host.c spec/c/test.h $(B)/obj/linit.o \
+$(B)/test/test_host: spec/c/test_host.c spec/c/test.h \
                      $(B)/obj/annlua_embed.o $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ANN_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 	  $(LUA_STATIC) $(LIBS)
 
-test: all $(CTEST_BIN)
+# installs for spec/install_spec.lua, which builds programs against them:
+# B/stage by PREFIX, B/stage-dest by DESTDIR (PREFIX=/opt/annlua)
+stage: all
+	@rm -rf $(B)/stage $(B)/stage-dest
+	@$(MAKE) --no-print-directory -s install PREFIX=$(abspath $(B)/stage) \
+	  INST_PREFIX=$(abspath $(B)/stage) >/dev/null
+	@$(MAKE) --no-print-directory -s install PREFIX=/opt/annlua \
+	  INST_PREFIX=/opt/annlua DESTDIR=$(abspath $(B)/stage-dest) >/dev/null
+	@$(MAKE) --no-print-directory -s $(B)/lib/pkgconfig/annlua.pc \
+	  $(B)/lib/pkgconfig/annlua-lua.pc
+
+test: all $(CTEST_BIN) stage
 	@B=$(B) LUA=$(LUA) sh spec/run
 
 ctest: $(CTEST_BIN)
@@ -158,7 +248,8 @@ deps:
 	sh tools/deps.sh
 
 # ---- install: `install-lua` is what the rock needs (interpreter, C module,
-# Lua sources); `install` adds the C library and header for C programs
+# Lua sources); `install-dev` adds the libraries, headers and pkg-config
+# files for C and C++ programs
 install: install-lua install-dev
 
 install-lua: all
@@ -171,16 +262,27 @@ install-lua: all
 	  install -m 644 lua/$$f $(DESTDIR)$(INST_LUADIR)/$$f || exit 1; done
 
 install-dev: all
-	install -d $(DESTDIR)$(INST_CLIBDIR) $(DESTDIR)$(INST_INCDIR)
-	install -m 644 $(B)/lib/libannlua.a $(DESTDIR)$(INST_CLIBDIR)/libannlua.a
-	install -m 755 $(B)/lib/libannlua.so $(DESTDIR)$(INST_CLIBDIR)/libannlua.so
-	install -m 644 src/ann.h $(DESTDIR)$(INST_INCDIR)/ann.h
+	install -d $(DESTDIR)$(INST_CLIBDIR)/pkgconfig $(DESTDIR)$(INST_INCDIR)
+	install -m 644 $(PUB_H) $(DESTDIR)$(INST_INCDIR)/
+	for l in libannlua libannlua-lua; do \
+	  install -m 644 $(B)/lib/$$l.a $(DESTDIR)$(INST_CLIBDIR)/$$l.a && \
+	  install -m 755 $(B)/lib/$$l.so.$(VERSION) $(DESTDIR)$(INST_CLIBDIR)/ && \
+	  ln -sf $$l.so.$(VERSION) $(DESTDIR)$(INST_CLIBDIR)/$$l.so.$(SOMAJOR) && \
+	  ln -sf $$l.so.$(SOMAJOR) $(DESTDIR)$(INST_CLIBDIR)/$$l.so || exit 1; \
+	done
+	install -m 644 $(B)/lib/pkgconfig/annlua.pc \
+	  $(B)/lib/pkgconfig/annlua-lua.pc $(DESTDIR)$(INST_CLIBDIR)/pkgconfig/
 
 uninstall:
 	rm -f $(DESTDIR)$(INST_BINDIR)/annlua \
 	  $(DESTDIR)$(INST_LIBDIR)/annlua/core.so \
-	  $(DESTDIR)$(INST_CLIBDIR)/libannlua.a \
-	  $(DESTDIR)$(INST_CLIBDIR)/libannlua.so $(DESTDIR)$(INST_INCDIR)/ann.h
+	  $(PUB_H:src/%=$(DESTDIR)$(INST_INCDIR)/%) \
+	  $(DESTDIR)$(INST_CLIBDIR)/pkgconfig/annlua.pc \
+	  $(DESTDIR)$(INST_CLIBDIR)/pkgconfig/annlua-lua.pc
+	for l in libannlua libannlua-lua; do \
+	  rm -f $(DESTDIR)$(INST_CLIBDIR)/$$l.a $(DESTDIR)$(INST_CLIBDIR)/$$l.so \
+	    $(DESTDIR)$(INST_CLIBDIR)/$$l.so.$(SOMAJOR) \
+	    $(DESTDIR)$(INST_CLIBDIR)/$$l.so.$(VERSION); done
 	rm -rf $(DESTDIR)$(INST_LUADIR)/annlua
 	-rmdir $(DESTDIR)$(INST_LIBDIR)/annlua
 
@@ -189,5 +291,7 @@ clean:
 
 -include $(wildcard $(B)/obj/*.d)
 
+FORCE:
+
 .PHONY: all test ctest bench run deps install install-lua install-dev \
-        uninstall clean
+        uninstall clean FORCE stage

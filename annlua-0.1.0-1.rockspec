@@ -1,6 +1,10 @@
 -- LuaRocks: from a checkout, `luarocks --lua-version 5.4 make` builds with
 -- the Makefile and installs the module "annlua" (Lua sources and the C
 -- module annlua.core) and the `annlua` interpreter.  Needs no network.
+-- `luarocks --lua-version 5.4 make BLAS=none` builds without a BLAS (the
+-- built-in kernels, no dlopen).  Without it LuaRocks warns "unmatched
+-- variable BLAS" and the Makefile's default (a BLAS found at run time)
+-- applies.
 rockspec_format = "3.0"
 package = "annlua"
 version = "0.1.0-1"
@@ -26,6 +30,7 @@ build = {
     LIBFLAG = "$(LIBFLAG)",
     LUA_INCDIR = "$(LUA_INCDIR)",
     LUA = "$(LUA)",
+    BLAS = "$(BLAS)",
   },
   install_target = "install-lua",
   install_variables = {
@@ -33,5 +38,6 @@ build = {
     INST_BINDIR = "$(BINDIR)",
     INST_LIBDIR = "$(LIBDIR)",
     INST_LUADIR = "$(LUADIR)",
+    BLAS = "$(BLAS)",
   },
 }

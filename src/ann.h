@@ -24,6 +24,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* the library is built with -fvisibility=hidden: what is declared here is
+** its whole public interface */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ANN_VERSION "0.1.0"
 #define ANN_MAXDIM 8
 
@@ -283,7 +292,55 @@ typedef struct ann_Config {
   int threads;
 } ann_Config;
 
-int ann_init(void);         /* loads the BLAS; called by everything, idempotent */
+/*
+** Init and shutdown.  Everything that needs the runtime calls ann_init()
+** itself, so a host need not; a host that cares about the effects below
+** calls ann_init_opts first, from one thread, before any other ann_ call.
+** What ann_init does to the process (ann_init_opts flags turn it off):
+** - FTZ/DAZ (x86 MXCSR) switched on in the calling thread, and never
+**   switched back: denormal results and inputs read as 0 in that thread,
+**   for the host's own float code too.  ANN_INIT_KEEP_FPMODE leaves the
+**   calling thread as it was.
+** - The BLAS: libopenblas (or a CBLAS libblas) loaded with dlopen, unless
+**   the process already holds one, $ANN_BLAS is "builtin", the flag
+**   ANN_INIT_NO_BLAS is given, the program is statically linked (no
+**   dynamic loader to dlopen with), or the library was built with
+**   BLAS=none (then there is no dlopen in it at all).  A loaded BLAS
+**   stays mapped for the life of the process.  OpenBLAS starts its own
+**   threads, which inherit the calling thread's float mode at that time.
+** - The environment, during that load only: OPENBLAS_CORETYPE (the kernels
+**   for this CPU) and OPENBLAS_THREAD_TIMEOUT=18 (how long its threads
+**   spin) are set when the user has not set them, and unset again after:
+**   setenv is unsafe while another thread reads the environment.
+**   ANN_INIT_KEEP_ENV never touches it; OpenBLAS then picks its kernels
+**   and spin time itself.
+** - Threads: the BLAS's thread count is set to `threads` (0: its default,
+**   all cores or $OPENBLAS_NUM_THREADS).  The core's compute threads
+**   (threaded training, and large products on the built-in kernels; at
+**   most that many, at most the cores) start at their first use, not at
+**   init; each runs a job in the float mode of the thread that started
+**   the job.
+** ann_init_opts returns -1 (ann_error tells) for unknown flags, or when the
+** runtime was already initialised with other options (products,
+** ann_mlp_new, ann_config and the thread calls initialise with the
+** defaults when nothing did before).  The same options again give 0.
+** ann_shutdown, when no other thread is inside annlua: stops and joins the
+** compute threads, stops OpenBLAS's threads (blas_thread_shutdown_; they
+** start again on demand) after setting it to one thread, frees the cached
+** tensor storage, and forgets the options, so that ann_init or
+** ann_init_opts work again.  Never undone: the float mode set in threads,
+** the loaded BLAS library; tensors and models still alive stay valid.
+*/
+typedef struct ann_InitOpts {
+  unsigned flags;     /* ANN_INIT_KEEP_FPMODE | ANN_INIT_KEEP_ENV | ANN_INIT_NO_BLAS */
+  int threads;        /* 0: the default */
+} ann_InitOpts;
+#define ANN_INIT_KEEP_FPMODE 1u   /* leave the calling thread's FTZ/DAZ alone */
+#define ANN_INIT_KEEP_ENV    2u   /* never setenv/unsetenv */
+#define ANN_INIT_NO_BLAS     4u   /* built-in kernels, never dlopen */
+int ann_init(void);         /* ann_init_opts with defaults, if not yet done; 0 */
+int ann_init_opts(const ann_InitOpts *o);   /* o NULL: the defaults; 0 or -1 */
+void ann_shutdown(void);
 void ann_config(ann_Config *c);
 void ann_set_num_threads(int n);
 int ann_get_num_threads(void);
@@ -674,5 +731,12 @@ typedef struct ann_MlpTrain {
 int ann_mlp_epoch(ann_Mlp *m, const ann_Tensor *x, const ann_Tensor *y,
                   const ann_Tensor *order, int64_t batch, ann_MlpTrain *t,
                   double *mean_loss);
+
+#ifdef __cplusplus
+}
+#endif
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

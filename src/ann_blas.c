@@ -1,6 +1,6 @@
 /*
 ** ann_blas.c: linear algebra through a BLAS found at run time (built-in
-** kernels when there is none), and the runtime configuration.
+** kernels when there is none), and the runtime: init, shutdown, threads.
 **
 ** Why the core does not link OpenBLAS: a DYNAMIC_ARCH OpenBLAS picks its
 ** kernels in its constructor, from cpuid or from OPENBLAS_CORETYPE.
@@ -8,8 +8,13 @@
 ** back to its generic Prescott kernels, 5x slower.  So ann_init loads it
 ** with dlopen after setting OPENBLAS_CORETYPE from what the CPU can run,
 ** unless the user set the variable or the process already holds a BLAS.
+** Built with -DANN_NO_BLAS (make BLAS=none) there is no dlopen at all:
+** the built-in kernels serve every product, and a static host links.
 */
+#ifndef ANN_NO_BLAS
 #include <dlfcn.h>
+#include <sys/auxv.h>
+#endif
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -37,6 +42,7 @@ static struct {
   int (*get_threads)(void);
   char *(*corename)(void);
   char *(*config)(void);
+  int (*stop_threads)(void);      /* blas_thread_shutdown_ */
   int builtin;                    /* tests: ignore the BLAS */
   char name[256];
   char core[64];
@@ -45,12 +51,22 @@ static struct {
 static _Atomic int nthreads = 1;
 static _Atomic int64_t ncopies;   /* operands copied before a BLAS call */
 
+static int ncores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+}
+
+#ifndef ANN_NO_BLAS
 /* names to try, most specific first; the generic ones are OpenBLAS too on
 ** Debian when it is the selected alternative */
 static const char *const libnames[] = {
   "libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0",
   "libopenblaso.so.0", "libcblas.so.3", "libblas.so.3", NULL
 };
+
+/* a statically linked program was started without a dynamic loader
+** (AT_BASE 0): dlopen there maps a second C library and crashes */
+static int can_dlopen(void) { return getauxval(AT_BASE) != 0; }
 
 /* takes the symbols from h; 0 if it has no CBLAS sgemm/sgemv */
 static int bind(void *h) {
@@ -63,6 +79,7 @@ static int bind(void *h) {
   blas.get_threads = (int (*)(void))dlsym(h, "openblas_get_num_threads");
   blas.corename = (char *(*)(void))dlsym(h, "openblas_get_corename");
   blas.config = (char *(*)(void))dlsym(h, "openblas_get_config");
+  blas.stop_threads = (int (*)(void))dlsym(h, "blas_thread_shutdown_");
   return 1;
 }
 
@@ -74,7 +91,8 @@ static int tryload(const char *name, int flags) {
   return 0;
 }
 
-/* a BLAS someone else loaded keeps the kernels it chose at its load */
+/* a BLAS someone else loaded (or an earlier ann_init) keeps the kernels
+** it chose at its load */
 static int load_present(void) {
   int i;
   for (i = 0; libnames[i]; i++)
@@ -83,19 +101,19 @@ static int load_present(void) {
 }
 
 /* ANN_BLAS=builtin refuses any BLAS; ANN_BLAS=<path> is tried first.
-** Two settings OpenBLAS's constructor reads from the environment are
-** given for the load unless the user set them, then taken out again:
-** the kernels for this CPU (OPENBLAS_CORETYPE), and how long its threads
-** spin after a call before they sleep, 2^18 cycles instead of 2^28: the
-** compute threads of ann_pool.c otherwise share the cores with spinning
-** BLAS threads for a tenth of a second after each threaded call (mnist-mlp
-** 6% slower). */
-static int load_new(void) {
+** Unless env is 0 (ANN_INIT_KEEP_ENV), two settings OpenBLAS's
+** constructor reads from the environment are given for the load when the
+** user did not set them, then taken out again: the kernels for this CPU
+** (OPENBLAS_CORETYPE), and how long its threads spin after a call before
+** they sleep, 2^18 cycles instead of 2^28: the compute threads of
+** ann_pool.c otherwise share the cores with spinning BLAS threads for a
+** tenth of a second after each threaded call (mnist-mlp 6% slower). */
+static int load_new(int env) {
   const char *want = getenv("ANN_BLAS");
   const char *core = NULL;
-  int i, ok = 0, spin = getenv("OPENBLAS_THREAD_TIMEOUT") == NULL;
+  int i, ok = 0, spin = env && getenv("OPENBLAS_THREAD_TIMEOUT") == NULL;
   if (want && strcmp(want, "builtin") == 0) return 0;
-  if (getenv("OPENBLAS_CORETYPE") == NULL) core = ann_cpu_coretype();
+  if (env && getenv("OPENBLAS_CORETYPE") == NULL) core = ann_cpu_coretype();
   if (core) setenv("OPENBLAS_CORETYPE", core, 1);
   if (spin) setenv("OPENBLAS_THREAD_TIMEOUT", "18", 1);
   if (want && *want) ok = tryload(want, RTLD_NOW | RTLD_LOCAL);
@@ -105,18 +123,31 @@ static int load_new(void) {
   if (spin) unsetenv("OPENBLAS_THREAD_TIMEOUT");
   return ok;
 }
+#endif
+
+static int simd(void);
+
+/* what the built-in kernels run on: "avx512", "avx2" or "scalar" */
+static const char *builtin_core(void) {
+  static const char *const names[] = {"scalar", "avx2", "avx512"};
+  return names[simd()];
+}
 
 static void describe(void) {
-  Dl_info info;
   const char *s = blas.config ? blas.config() : NULL;
   size_t n;
   if (blas.sgemm == NULL) {
     strcpy(blas.name, "builtin");
-    strcpy(blas.core, "generic C");
+    strcpy(blas.core, builtin_core());
     return;
   }
-  if (s == NULL && dladdr((void *)blas.sgemm, &info))
-    s = info.dli_fname;       /* not OpenBLAS: the library's file */
+#ifndef ANN_NO_BLAS
+  {
+    Dl_info info;
+    if (s == NULL && dladdr((void *)blas.sgemm, &info))
+      s = info.dli_fname;     /* not OpenBLAS: the library's file */
+  }
+#endif
   snprintf(blas.name, sizeof blas.name, "%s", s ? s : "CBLAS");
   n = strlen(blas.name);
   while (n > 0 && blas.name[n - 1] == ' ') blas.name[--n] = '\0';
@@ -124,33 +155,90 @@ static void describe(void) {
   snprintf(blas.core, sizeof blas.core, "%s", s ? s : "unknown");
 }
 
-static int ncores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
-}
+/* ---- init and shutdown ---------------------------------------------------
+** A mutex and a flag rather than pthread_once, which cannot be reset: after
+** ann_shutdown the next call initialises again.  `ready` is read without
+** the lock on every product (ann_init), so it is atomic. */
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int ready;
+static ann_InitOpts given;        /* the options of the current init */
+static int blas_threads;          /* the BLAS's own count, at its first load */
 
-static void init_once(void) {
+static void init_locked(const ann_InitOpts *o) {
   /* first, so that the threads the BLAS starts inherit the mode */
-  ann_flush_denormal(1);
-  if (!load_present() && !load_new()) memset(&blas, 0, sizeof blas);
+  if (!(o->flags & ANN_INIT_KEEP_FPMODE)) ann_flush_denormal(1);
+  memset(&blas, 0, sizeof blas);
+#ifndef ANN_NO_BLAS
+  if (!(o->flags & ANN_INIT_NO_BLAS) && can_dlopen() && !load_present()
+      && !load_new(!(o->flags & ANN_INIT_KEEP_ENV)))
+    memset(&blas, 0, sizeof blas);
+#endif
   describe();
-  /* OpenBLAS defaults to all cores, or to what OPENBLAS_NUM_THREADS says */
-  nthreads = blas.get_threads ? blas.get_threads() : ncores();
-  if (nthreads < 1) nthreads = 1;
+  /* OpenBLAS defaults to all cores, or to what OPENBLAS_NUM_THREADS says;
+  ** remembered, as ann_shutdown leaves it at one */
+  if (blas.get_threads && blas_threads < 1) blas_threads = blas.get_threads();
+  nthreads = o->threads > 0 ? o->threads
+           : blas.get_threads && blas_threads > 0 ? blas_threads : ncores();
+  if (blas.set_threads) blas.set_threads(nthreads);
+  given = *o;
 }
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+int ann_init_opts(const ann_InitOpts *o) {
+  ann_InitOpts d = {0, 0};
+  int st = 0;
+  if (o == NULL) o = &d;
+  if (o->flags & ~(ANN_INIT_KEEP_FPMODE | ANN_INIT_KEEP_ENV
+                   | ANN_INIT_NO_BLAS))
+    return ann_seterror("init: unknown flags 0x%x", o->flags);
+  pthread_mutex_lock(&init_mu);
+  if (!ready) {
+    init_locked(o);
+    atomic_store(&ready, 1);
+  }
+  else if (given.flags != o->flags
+           || (given.threads != o->threads && o->threads > 0))
+    st = ann_seterror("init: already initialised with other options "
+                      "(flags 0x%x, %d threads); ann_shutdown first",
+                      given.flags, given.threads);
+  pthread_mutex_unlock(&init_mu);
+  return st;
+}
 
+/* called by everything: initialises with the defaults the first time, and
+** keeps whatever ann_init_opts chose */
 int ann_init(void) {
-  pthread_once(&once, init_once);
+  if (atomic_load_explicit(&ready, memory_order_acquire)) return 0;
+  pthread_mutex_lock(&init_mu);
+  if (!ready) {
+    ann_InitOpts d = {0, 0};
+    init_locked(&d);
+    atomic_store(&ready, 1);
+  }
+  pthread_mutex_unlock(&init_mu);
   return 0;
+}
+
+void ann_shutdown(void) {
+  pthread_mutex_lock(&init_mu);
+  ann_pool_stop();
+  if (ready) {
+    /* the library stays mapped (unloading OpenBLAS under its own threads
+    ** is not safe); its threads are stopped, and start again on demand */
+    if (blas.set_threads) blas.set_threads(1);
+    if (blas.stop_threads) blas.stop_threads();
+    memset(&blas, 0, sizeof blas);
+    nthreads = 1;
+    atomic_store(&ready, 0);
+  }
+  ann_ctx_trim(NULL);          /* the calling thread's context's cache */
+  pthread_mutex_unlock(&init_mu);
 }
 
 void ann_config(ann_Config *c) {
   ann_init();
   c->version = ANN_VERSION;
   c->blas = blas.builtin ? "builtin" : blas.name;
-  c->blas_core = blas.builtin ? "generic C" : blas.core;
+  c->blas_core = blas.builtin ? builtin_core() : blas.core;
   c->simd = ann_simd_level();
   c->threads = nthreads;
 }
@@ -176,89 +264,11 @@ int ann_get_num_threads(void) {
 int64_t ann_blas_copies(void) { return ncopies; }
 void ann_blas_use_builtin(int on) { ann_init(); blas.builtin = on; }
 
-/* ---- built-in kernels: correct everywhere, cache-blocked --------------- */
-
-#define KC 256      /* rows of op(B) per panel */
-#define NC 512      /* columns of op(B) per panel: KC*NC floats fit L2 */
-#define SMALL_PANEL 4096   /* floats: a 64x64 layer's */
-
-/* c[0..n) += a0*b0 + a1*b1 + a2*b2 + a3*b3, rows of B ld apart.  The
-** body is unrolled by hand so that -O2's straight-line vectorizer makes
-** SIMD of it: the loop vectorizer is not on at -O2. */
-#define AXPY4(j) (c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j])
-
-static void axpy4(int64_t n, const float *a, const float *b, int64_t ld,
-                  float *restrict c) {
-  const float *b0 = b, *b1 = b + ld, *b2 = b + 2 * ld, *b3 = b + 3 * ld;
-  const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-  int64_t j;
-  for (j = 0; j + 8 <= n; j += 8) {
-    AXPY4(j); AXPY4(j + 1); AXPY4(j + 2); AXPY4(j + 3);
-    AXPY4(j + 4); AXPY4(j + 5); AXPY4(j + 6); AXPY4(j + 7);
-  }
-  for (; j < n; j++) AXPY4(j);
-}
-
-static void axpy1(int64_t n, float a, const float *b, float *restrict c) {
-  int64_t j;
-  for (j = 0; j < n; j++) c[j] += a * b[j];
-}
-
-/* C = beta*C, with beta == 0 clearing (NaN in C does not survive, as in
-** BLAS) */
-static void scale(int64_t m, int64_t n, float beta, float *C, int64_t ldc) {
-  int64_t i, j;
-  if (beta == 1.0f) return;
-  for (i = 0; i < m; i++)
-    for (j = 0; j < n; j++)
-      C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-}
-
-/* C[m,n] = alpha op(A) op(B) + beta C, row-major, ta/tb: transposed */
-static int builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
-                        float alpha, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, float beta,
-                        float *C, int64_t ldc) {
-  /* the panel of a small op(B) on the stack: a small network's forward
-  ** (a loaded model's run) allocates nothing */
-  float *buf = NULL, a[4], panel[SMALL_PANEL];
-  int64_t i, p, q, j0, p0;
-  scale(m, n, beta, C, ldc);
-  if (alpha == 0.0f || k == 0) return 0;
-  if (tb && (k < KC ? k : KC) * (n < NC ? n : NC) <= SMALL_PANEL)
-    buf = panel;
-  else if (tb && (buf = ann_malloc(sizeof(float) * KC * NC)) == NULL)
-    return ann_nomem("gemm");
-  for (j0 = 0; j0 < n; j0 += NC) {
-    int64_t nc = n - j0 < NC ? n - j0 : NC;
-    for (p0 = 0; p0 < k; p0 += KC) {
-      int64_t kc = k - p0 < KC ? k - p0 : KC, ld = ldb;
-      const float *bp = B + p0 * ldb + j0;
-      if (tb) {                 /* op(B) panel into rows of buf */
-        for (q = 0; q < nc; q++)
-          for (p = 0; p < kc; p++) buf[p * nc + q] = B[(j0 + q) * ldb + p0 + p];
-        bp = buf; ld = nc;
-      }
-      for (i = 0; i < m; i++) {
-        float *c = C + i * ldc + j0;
-        for (p = 0; p < kc; p++) {
-          int64_t r = p0 + p;
-          a[p & 3] = alpha * (ta ? A[r * lda + i] : A[i * lda + r]);
-          if ((p & 3) == 3) axpy4(nc, a, bp + (p - 3) * ld, ld, c);
-        }
-        for (p = kc & ~(int64_t)3; p < kc; p++)   /* the last kc % 4 rows */
-          axpy1(nc, a[p & 3], bp + p * ld, c);
-      }
-    }
-  }
-  if (buf != panel) ann_free(buf);
-  return 0;
-}
-
 /* ---- dispatch ---------------------------------------------------------- */
 
 static int fits(int64_t x) { return x <= INT_MAX; }
 
+#ifndef ANN_NO_BLAS
 /* y = alpha op(M) x + beta y through sgemv; M stored [r,c] with ld */
 static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
                  int64_t ld, const float *x, int64_t incx, float beta,
@@ -269,6 +279,7 @@ static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
   blas.sgemv(RowMajor, t ? Trans : NoTrans, (int)r, (int)c, alpha, M, (int)ld,
              x, (int)incx, beta, y, (int)incy);
 }
+#endif
 
 /* ---- tiny products: direct kernels, no BLAS call ----------------------
 ** Below a few thousand multiply-adds a BLAS call costs more than the work
@@ -278,6 +289,11 @@ static void gemv(int t, int64_t r, int64_t c, float alpha, const float *M,
 ** (op(B) rows contiguous), or dot products (both operands contiguous
 ** along k); the last case (A^T B^T) is plain loops. */
 #define SMALL_MNK 32768
+
+static int small(int64_t m, int64_t n, int64_t k) {
+  return m <= SMALL_MNK && n <= SMALL_MNK && k <= SMALL_MNK
+         && m * n * k <= SMALL_MNK;
+}
 
 #define SMALL_BODY                                                         \
   int64_t i, j, p;                                                         \
@@ -341,12 +357,17 @@ static void small_gemm_avx2(SMALL_ARGS) { SMALL_BODY }
 
 #include <immintrin.h>
 
-/* C[i,j] += alpha A[i,:] . B[j,:], four columns at a time: the four sums
+/* beta C[j..j+3], 0 when beta is 0 (C is not read: NaN does not survive,
+** as in BLAS); the dot products below add into it */
+#define BETA4(beta, p) ((beta) == 0.0f ? _mm_setzero_ps() \
+                        : _mm_mul_ps(_mm_set1_ps(beta), _mm_loadu_ps(p)))
+
+/* C[i,j] = alpha A[i,:] . B[j,:] + beta C[i,j], four columns at a time: the four sums
 ** are reduced together, which costs about one lone reduction */
 __attribute__((target("avx2,fma")))
 static void dots_avx2(int64_t m, int64_t n, int64_t k, float alpha,
                       const float *A, int64_t lda, const float *B,
-                      int64_t ldb, float *C, int64_t ldc) {
+                      int64_t ldb, float beta, float *C, int64_t ldc) {
   int64_t i, j, p;
   for (i = 0; i < m; i++) {
     const float *a = A + i * lda;
@@ -371,10 +392,12 @@ static void dots_avx2(int64_t m, int64_t n, int64_t k, float alpha,
       t = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1), _mm256_hadd_ps(s2, s3));
       r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
       r = _mm_add_ps(r, _mm_loadu_ps(tail));
-      r = _mm_fmadd_ps(_mm_set1_ps(alpha), r, _mm_loadu_ps(c + j));
-      _mm_storeu_ps(c + j, r);
+      _mm_storeu_ps(c + j, _mm_fmadd_ps(_mm_set1_ps(alpha), r,
+                                        BETA4(beta, c + j)));
     }
-    for (; j < n; j++) c[j] += alpha * dot8_avx2(k, a, B + j * ldb);
+    for (; j < n; j++)
+      c[j] = (beta == 0.0f ? 0.0f : beta * c[j])
+             + alpha * dot8_avx2(k, a, B + j * ldb);
   }
 }
 
@@ -409,7 +432,7 @@ static inline __m512 sum16(const __m512 *s) {
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
                         const float *A, int64_t lda, const float *B,
-                        int64_t ldb, float *C, int64_t ldc) {
+                        int64_t ldb, float beta, float *C, int64_t ldc) {
   __mmask16 last = (__mmask16)((1u << (k & 15)) - 1);
   int64_t i, j, p, kk = k & ~(int64_t)15;
   for (i = 0; i < m; i++) {
@@ -435,8 +458,10 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
                                  b + q * ldb + p), s[q]);
       }
       _mm512_storeu_ps(c + j, _mm512_fmadd_ps(_mm512_set1_ps(alpha),
-                                              sum16(s),
-                                              _mm512_loadu_ps(c + j)));
+                                              sum16(s), beta == 0.0f
+                                              ? _mm512_setzero_ps()
+                                              : _mm512_mul_ps(_mm512_set1_ps(beta),
+                                                _mm512_loadu_ps(c + j))));
     }
     for (; j + 4 <= n; j += 4) {
       const float *b0 = B + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb;
@@ -464,10 +489,52 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
 #undef HALVES
       t = _mm256_hadd_ps(_mm256_hadd_ps(h0, h1), _mm256_hadd_ps(h2, h3));
       r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-      r = _mm_fmadd_ps(_mm_set1_ps(alpha), r, _mm_loadu_ps(c + j));
-      _mm_storeu_ps(c + j, r);
+      _mm_storeu_ps(c + j, _mm_fmadd_ps(_mm_set1_ps(alpha), r,
+                                        BETA4(beta, c + j)));
     }
-    for (; j < n; j++) c[j] += alpha * dot8_avx2(k, a, B + j * ldb);
+    for (; j < n; j++)
+      c[j] = (beta == 0.0f ? 0.0f : beta * c[j])
+             + alpha * dot8_avx2(k, a, B + j * ldb);
+  }
+}
+
+/* one row of C = alpha a B + beta C, a's elements `step` apart: four
+** 16-wide strips (64 columns) side by side, so that four chains of
+** multiply-adds run at once; each element summed as rows_avx512 does */
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void row_avx512(int64_t n, int64_t k, float alpha, const float *a,
+                       int64_t step, const float *B, int64_t ldb, float beta,
+                       float *c) {
+  int64_t j, p;
+  int q;
+  for (j = 0; j < n; j += 64) {
+    __mmask16 mk[4];
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (q = 0; q < 4; q++) {
+      int64_t w = n - j - 16 * q;
+      mk[q] = w >= 16 ? (__mmask16)0xffff
+            : w > 0 ? (__mmask16)((1u << w) - 1) : 0;
+      acc[q] = beta == 0.0f ? _mm512_setzero_ps()
+             : _mm512_mul_ps(_mm512_set1_ps(beta),
+                             _mm512_maskz_loadu_ps(mk[q], c + j + 16 * q));
+    }
+    if (n - j <= 16)            /* one strip: no work on empty ones */
+      for (p = 0; p < k; p++)
+        acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(alpha * a[p * step]),
+                                 _mm512_maskz_loadu_ps(mk[0], B + p * ldb + j),
+                                 acc[0]);
+    else
+      for (p = 0; p < k; p++) {
+        __m512 av = _mm512_set1_ps(alpha * a[p * step]);
+#pragma GCC unroll 4
+        for (q = 0; q < 4; q++)
+          acc[q] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[q],
+                                   B + p * ldb + j + 16 * q), acc[q]);
+      }
+#pragma GCC unroll 4
+    for (q = 0; q < 4; q++)
+      _mm512_mask_storeu_ps(c + j + 16 * q, mk[q], acc[q]);
   }
 }
 
@@ -475,52 +542,54 @@ static void dots_avx512(int64_t m, int64_t n, int64_t k, float alpha,
 ** 16-wide strip of four rows of C stays in registers across all of k, so
 ** a row of B is loaded once for four rows and four chains of
 ** multiply-adds run side by side (one chain alone waits on its last add
-** at every step).  Past the last row, the last row is read again and the
-** result dropped. */
+** at every step).  The last m % 4 rows go one at a time, four strips
+** side by side. */
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void rows_avx512(int ta, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *A, int64_t lda, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc) {
-  int64_t i, j, p, r[4];
+  int64_t i, j, p, m4 = m & ~(int64_t)3;
   int q;
   for (j = 0; j < n; j += 16) {
     __mmask16 mk = n - j >= 16 ? (__mmask16)0xffff
                                : (__mmask16)((1u << (n - j)) - 1);
-    for (i = 0; i < m; i += 4) {
+    for (i = 0; i < m4; i += 4) {
       __m512 acc[4];
 #pragma GCC unroll 4
-      for (q = 0; q < 4; q++) {
-        r[q] = i + q < m ? i + q : m - 1;
+      for (q = 0; q < 4; q++)
         acc[q] = beta == 0.0f ? _mm512_setzero_ps()
                : _mm512_mul_ps(_mm512_set1_ps(beta),
-                               _mm512_maskz_loadu_ps(mk, C + r[q] * ldc + j));
-      }
+                               _mm512_maskz_loadu_ps(mk, C + (i + q) * ldc + j));
       for (p = 0; p < k; p++) {
         __m512 b = _mm512_maskz_loadu_ps(mk, B + p * ldb + j);
 #pragma GCC unroll 4
         for (q = 0; q < 4; q++) {
-          float a = ta ? A[p * lda + r[q]] : A[r[q] * lda + p];
+          float a = ta ? A[p * lda + i + q] : A[(i + q) * lda + p];
           acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(alpha * a), b, acc[q]);
         }
       }
 #pragma GCC unroll 4
       for (q = 0; q < 4; q++)
-        if (i + q < m) _mm512_mask_storeu_ps(C + (i + q) * ldc + j, mk, acc[q]);
+        _mm512_mask_storeu_ps(C + (i + q) * ldc + j, mk, acc[q]);
     }
   }
+  for (i = m4; i < m; i++)
+    row_avx512(n, k, alpha, ta ? A + i : A + i * lda, ta ? lda : 1, B, ldb,
+               beta, C + i * ldc);
 }
 #endif
 
+/* 2: AVX-512, 1: AVX2 and FMA, 0: neither: the level ann_simd.c chose
+** (the best the CPU has, or $ANN_SIMD, or ann_simd_use), so that one
+** switch serves every kernel and tests can try each */
+static int simd(void) {
+  const char *l = ann_simd_level();   /* "avx512", "avx2" or "scalar" */
+  return l[0] != 'a' ? 0 : l[3] == '5' ? 2 : 1;
+}
+
 static void small_gemm(SMALL_ARGS) {
 #ifdef HAVE_SMALL_AVX2
-  /* asked once; atomic, since threads running one model race here */
-  static _Atomic int feat = -1;       /* bit 0: AVX2, bit 1: AVX-512 */
-  int f = atomic_load_explicit(&feat, memory_order_relaxed), avx2, avx512;
-  if (f < 0) {
-    f = ann_cpu_avx2() | ann_cpu_avx512() << 1;
-    atomic_store_explicit(&feat, f, memory_order_relaxed);
-  }
-  avx2 = f & 1; avx512 = f >> 1 & 1;
+  int avx512 = simd() == 2, avx2 = simd() >= 1;
   if (avx512 && tb && !ta && k < 16 && n * k <= 1024) {
     /* x w^T with few inputs: the dot products would fill few of their 16
     ** lanes; the rows of w^T (made here, 4 KB at most) are used instead */
@@ -532,12 +601,8 @@ static void small_gemm(SMALL_ARGS) {
     return;
   }
   if (avx2 && tb && !ta) {      /* the forward of a layer: x w^T */
-    int64_t i, j;
-    for (i = 0; i < m && beta != 1.0f; i++)
-      for (j = 0; j < n; j++)
-        C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-    (avx512 ? dots_avx512 : dots_avx2)(m, n, k, alpha, A, lda, B, ldb, C,
-                                       ldc);
+    (avx512 ? dots_avx512 : dots_avx2)(m, n, k, alpha, A, lda, B, ldb, beta,
+                                       C, ldc);
     return;
   }
   if (avx512 && !tb) {
@@ -550,18 +615,251 @@ static void small_gemm(SMALL_ARGS) {
   small_gemm_c(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* ---- larger products without a BLAS: register tiles, no allocation ---
+** C is made in tiles of MR rows by NR columns held in registers across a
+** block of KC rows of op(B): per step two vector loads of B, MR broadcasts
+** of A and 2 MR multiply-adds.  Blocks of 64 MR rows of op(A) (at most
+** 256 KB) stay in L2, the KC x NR strip of op(B) in L1.  op(B) needs
+** contiguous rows: B^T is copied a strip at a time into a panel on the
+** stack (16 KB), so that nothing is allocated, here or anywhere on the
+** gemm path.  AVX-512: 8 x 32 (16 of its 32 registers); AVX2: 6 x 16 (12
+** of 16). */
+#define KC 128
+#define PANEL (KC * 32)
+
+/* C[mr,nr] tile (mr <= MR, nr <= NR) = alpha op(A) op(B) + (first ? beta C
+** : C), op(A)[q,p] at A[q*lda + p] (A[p*lda + q] if ta), op(B)[p,j] at
+** B[p*ldb + j].  Rows past mr read row mr-1 again, the results dropped;
+** the loops over rows are unrolled whole, so the tile stays in registers. */
+typedef void (*Tile)(int ta, int64_t mr, int64_t nr, int64_t kc, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb,
+                     int first, float beta, float *C, int64_t ldc);
+
+#ifdef HAVE_SMALL_AVX2
+#define MR5 8
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void tile_avx512(int ta, int64_t mr, int64_t nr, int64_t kc,
+                        float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, int first, float beta,
+                        float *C, int64_t ldc) {
+  __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff
+                          : (__mmask16)((1u << nr) - 1);
+  __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr > 16
+                          ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+  const float *a[MR5];
+  __m512 c0[MR5], c1[MR5];
+  int64_t p, step = ta ? lda : 1;
+  int q;
+#pragma GCC unroll 8
+  for (q = 0; q < MR5; q++) {
+    int64_t r = q < mr ? q : mr - 1;
+    a[q] = A + (ta ? r : r * lda);
+    c0[q] = c1[q] = _mm512_setzero_ps();
+  }
+  for (p = 0; p < kc; p++) {
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, B + p * ldb);
+    __m512 b1 = _mm512_maskz_loadu_ps(m1, B + p * ldb + 16);
+#pragma GCC unroll 8
+    for (q = 0; q < MR5; q++) {
+      __m512 av = _mm512_set1_ps(a[q][p * step]);
+      c0[q] = _mm512_fmadd_ps(av, b0, c0[q]);
+      c1[q] = _mm512_fmadd_ps(av, b1, c1[q]);
+    }
+  }
+#pragma GCC unroll 8
+  for (q = 0; q < MR5; q++) {
+    float *c = C + q * ldc;
+    __m512 al = _mm512_set1_ps(alpha), o0, o1;
+    if (q >= mr) break;
+    o0 = _mm512_maskz_loadu_ps(m0, c); o1 = _mm512_maskz_loadu_ps(m1, c + 16);
+    if (first && beta == 0.0f) o0 = o1 = _mm512_setzero_ps();  /* NaN too */
+    else if (first && beta != 1.0f) {
+      o0 = _mm512_mul_ps(_mm512_set1_ps(beta), o0);
+      o1 = _mm512_mul_ps(_mm512_set1_ps(beta), o1);
+    }
+    _mm512_mask_storeu_ps(c, m0, _mm512_fmadd_ps(al, c0[q], o0));
+    _mm512_mask_storeu_ps(c + 16, m1, _mm512_fmadd_ps(al, c1[q], o1));
+  }
+}
+
+/* the same with 8-lane vectors and 6 rows; the last columns of a partial
+** tile through masked loads and stores */
+#define MR2 6
+__attribute__((target("avx2,fma")))
+static void tile_avx2(int ta, int64_t mr, int64_t nr, int64_t kc,
+                      float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, int first, float beta,
+                      float *C, int64_t ldc) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
+  const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+  const float *a[MR2];
+  __m256 c0[MR2], c1[MR2];
+  int64_t p, step = ta ? lda : 1;
+  int q;
+#pragma GCC unroll 6
+  for (q = 0; q < MR2; q++) {
+    int64_t r = q < mr ? q : mr - 1;
+    a[q] = A + (ta ? r : r * lda);
+    c0[q] = c1[q] = _mm256_setzero_ps();
+  }
+  for (p = 0; p < kc; p++) {
+    __m256 b0, b1;
+    if (nr == 16) {
+      b0 = _mm256_loadu_ps(B + p * ldb);
+      b1 = _mm256_loadu_ps(B + p * ldb + 8);
+    }
+    else {
+      b0 = _mm256_maskload_ps(B + p * ldb, m0);
+      b1 = _mm256_maskload_ps(B + p * ldb + 8, m1);
+    }
+#pragma GCC unroll 6
+    for (q = 0; q < MR2; q++) {
+      __m256 av = _mm256_broadcast_ss(a[q] + p * step);
+      c0[q] = _mm256_fmadd_ps(av, b0, c0[q]);
+      c1[q] = _mm256_fmadd_ps(av, b1, c1[q]);
+    }
+  }
+#pragma GCC unroll 6
+  for (q = 0; q < MR2; q++) {
+    float *c = C + q * ldc;
+    __m256 al = _mm256_set1_ps(alpha), o0, o1;
+    if (q >= mr) break;
+    o0 = _mm256_maskload_ps(c, m0); o1 = _mm256_maskload_ps(c + 8, m1);
+    if (first && beta == 0.0f) o0 = o1 = _mm256_setzero_ps();  /* NaN too */
+    else if (first && beta != 1.0f) {
+      o0 = _mm256_mul_ps(_mm256_set1_ps(beta), o0);
+      o1 = _mm256_mul_ps(_mm256_set1_ps(beta), o1);
+    }
+    _mm256_maskstore_ps(c, m0, _mm256_fmadd_ps(al, c0[q], o0));
+    _mm256_maskstore_ps(c + 8, m1, _mm256_fmadd_ps(al, c1[q], o1));
+  }
+}
+
+/* C = alpha op(A) op(B) + beta C in tiles of mr x nr (at most 32 wide) */
+static void blocked(Tile tile, int64_t mr, int64_t nr, int ta, int tb,
+                    int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc) {
+  float panel[PANEL] __attribute__((aligned(64)));
+  int64_t i, i0, j, p, p0, q, mc = 64 * mr;
+  for (p0 = 0; p0 < k; p0 += KC) {
+    int64_t kc = k - p0 < KC ? k - p0 : KC;
+    for (i0 = 0; i0 < m; i0 += mc) {
+      int64_t iend = m - i0 < mc ? m : i0 + mc;
+      for (j = 0; j < n; j += nr) {
+        int64_t w = n - j < nr ? n - j : nr, ld = ldb;
+        const float *b = B + p0 * ldb + j;
+        if (tb) {               /* op(B) strip = rows j.. of B, transposed */
+          for (q = 0; q < w; q++)
+            for (p = 0; p < kc; p++)
+              panel[p * nr + q] = B[(j + q) * ldb + p0 + p];
+          b = panel; ld = nr;
+        }
+        for (i = i0; i < iend; i += mr)
+          tile(ta, iend - i < mr ? iend - i : mr, w, kc, alpha,
+               ta ? A + p0 * lda + i : A + i * lda + p0, lda, b, ld,
+               p0 == 0, beta, C + i * ldc + j, ldc);
+      }
+    }
+  }
+}
+#endif
+
+#ifdef HAVE_SMALL_AVX2
+/* Large products on the compute threads (ann_pool.c): each takes a share
+** of C's rows, whole tiles, and computes it as one thread would, so the
+** result does not depend on the thread count.  When the pool is busy
+** (another product, or this one runs inside a threaded job) it all runs
+** on the calling thread. */
+#define PAR_MNK ((int64_t)1 << 22)   /* 4M multiply-adds: ~20 us alone */
+
+typedef struct Share {
+  Tile tile;
+  int64_t mr, nr, m, n, k, lda, ldb, ldc;
+  int ta, tb;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} Share;
+
+static void share(void *arg, int i, int nt) {
+  const Share *s = arg;
+  int64_t tiles = (s->m + s->mr - 1) / s->mr;
+  int64_t r0 = tiles * i / nt * s->mr, r1 = tiles * (i + 1) / nt * s->mr;
+  if (r1 > s->m) r1 = s->m;
+  if (r0 < r1)
+    blocked(s->tile, s->mr, s->nr, s->ta, s->tb, r1 - r0, s->n, s->k,
+            s->alpha, s->ta ? s->A + r0 : s->A + r0 * s->lda, s->lda, s->B,
+            s->ldb, s->beta, s->C + r0 * s->ldc, s->ldc);
+}
+
+static void tiled(Tile tile, int64_t mr, int64_t nr, int ta, int tb,
+                  int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc) {
+  Share s;
+  int64_t tiles = (m + mr - 1) / mr;
+  int nt = 1;
+  if ((double)m * (double)n * (double)k >= (double)PAR_MNK) {
+    nt = ann_pool_size();
+    if (nt > tiles / 2) nt = (int)(tiles / 2);   /* two tiles each at least */
+  }
+  s.tile = tile; s.mr = mr; s.nr = nr; s.m = m; s.n = n; s.k = k;
+  s.lda = lda; s.ldb = ldb; s.ldc = ldc; s.ta = ta; s.tb = tb;
+  s.alpha = alpha; s.beta = beta; s.A = A; s.B = B; s.C = C;
+  if (nt < 2 || ann_pool_run(share, &s, nt) != 0) share(&s, 0, 1);
+}
+#endif
+
+/* C = beta*C, with beta == 0 clearing (NaN in C does not survive, as in
+** BLAS) */
+static void scale(int64_t m, int64_t n, float beta, float *C, int64_t ldc) {
+  int64_t i, j;
+  if (beta == 1.0f) return;
+  for (i = 0; i < m; i++)
+    for (j = 0; j < n; j++)
+      C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+/* the built-in kernels, with or without a BLAS loaded: the same small
+** products take the same path either way */
+static void builtin_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                         float alpha, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, float beta,
+                         float *C, int64_t ldc) {
+  if (alpha == 0.0f || k == 0) { scale(m, n, beta, C, ldc); return; }
+#ifdef HAVE_SMALL_AVX2
+  /* a panel of B^T pays off over several rows; below, dot products */
+  if (!small(m, n, k) && (!tb || ta || m >= 8)) {
+    int l = simd();
+    if (l == 2) {
+      tiled(tile_avx512, MR5, 32, ta, tb, m, n, k, alpha, A, lda, B, ldb,
+            beta, C, ldc);
+      return;
+    }
+    if (l == 1) {
+      tiled(tile_avx2, MR2, 16, ta, tb, m, n, k, alpha, A, lda, B, ldb,
+            beta, C, ldc);
+      return;
+    }
+  }
+#endif
+  small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* C[m,n] = alpha op(A) op(B) + beta C on row-major storage; m, n > 0 */
 static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc) {
-  if (k == 0 || blas.sgemm == NULL || blas.builtin || !fits(m) || !fits(n)
-      || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
-    return builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (m * n * k <= SMALL_MNK) {
-    small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (k == 0 || small(m, n, k) || blas.sgemm == NULL || blas.builtin
+      || !fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb)
+      || !fits(ldc)) {
+    builtin_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     return 0;
   }
+#ifndef ANN_NO_BLAS
   if (n == 1)                 /* a column of C: op(A) times a vector */
     gemv(ta, ta ? k : m, ta ? m : k, alpha, A, lda, B, tb ? 1 : ldb,
          beta, C, ldc);
@@ -572,6 +870,7 @@ static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
     blas.sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans,
                (int)m, (int)n, (int)k, alpha, A, (int)lda, B, (int)ldb,
                beta, C, (int)ldc);
+#endif
   return 0;
 }
 

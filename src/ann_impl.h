@@ -149,6 +149,7 @@ typedef void (*ann_PoolFn)(void *arg, int i, int n);
 int ann_pool_run(ann_PoolFn fn, void *arg, int n);
 void ann_pool_barrier(int n);
 int ann_pool_size(void);
+void ann_pool_stop(void);         /* ann_shutdown: workers ended, joined */
 
 /* ann_cpu.c: what the CPU and OS support (0 off x86) */
 int ann_cpu_avx2(void);          /* AVX2 + FMA, YMM state saved by the OS */

@@ -10,7 +10,8 @@
 ** jobs but meet at spinning barriers inside one: a sleep and a wake-up per
 ** phase would cost as much as the phase.  While a job runs, the BLAS is
 ** told to use one thread, so that the job's threads do not queue behind
-** its pool.
+** its pool.  ann_shutdown ends the workers (ann_pool_stop); the next job
+** starts them again.
 */
 #include <pthread.h>
 #include <sched.h>
@@ -33,8 +34,9 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;    /* the fields: */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t done = PTHREAD_COND_INITIALIZER;
 static int started;           /* workers running */
+static pthread_t tid[MAXT];   /* theirs, for ann_pool_stop */
 static unsigned job_id;       /* bumped per job */
-static int job_n, running, flush;
+static int job_n, running, flush, quit;
 static ann_PoolFn job_fn;
 static void *job_arg;
 static ann_Ctx *job_ctx;      /* the caller's: workers allocate from it */
@@ -66,6 +68,7 @@ static void *worker(void *arg) {
   for (;;) {
     while (job_id == seen) pthread_cond_wait(&wake, &mu);
     seen = job_id;
+    if (quit) break;
     if (i < job_n) {
       ann_PoolFn fn = job_fn;
       void *a = job_arg;
@@ -80,6 +83,7 @@ static void *worker(void *arg) {
       if (--running == 0) pthread_cond_signal(&done);
     }
   }
+  pthread_mutex_unlock(&mu);
   return NULL;
 }
 
@@ -90,27 +94,41 @@ static void after_fork(void) {
   pthread_mutex_init(&mu, NULL);
   pthread_cond_init(&wake, NULL);
   pthread_cond_init(&done, NULL);
-  started = running = 0;
+  started = running = quit = 0;
   atomic_store(&arrived, 0);
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void watch_fork(void) { pthread_atfork(NULL, NULL, after_fork); }
 
-/* workers 1 .. n-1, started once; fewer if the OS refuses */
+/* workers 1 .. n-1, started once (until ann_pool_stop); fewer if the OS
+** refuses */
 static int start(int n) {
-  pthread_attr_t at;
   pthread_once(&fork_once, watch_fork);
   if (n > MAXT) n = MAXT;
-  pthread_attr_init(&at);
-  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-  for (; started + 1 < n; started++) {
-    pthread_t t;
-    if (pthread_create(&t, &at, worker, (void *)(intptr_t)(started + 1)) != 0)
+  for (; started + 1 < n; started++)
+    if (pthread_create(&tid[started], NULL, worker,
+                       (void *)(intptr_t)(started + 1)) != 0)
       break;
-  }
-  pthread_attr_destroy(&at);
   return started + 1;
+}
+
+/* ann_shutdown: waits for a running job, then ends and joins the workers */
+void ann_pool_stop(void) {
+  int i, n;
+  pthread_mutex_lock(&busy);
+  pthread_mutex_lock(&mu);
+  n = started;
+  quit = 1;
+  job_id++;
+  pthread_cond_broadcast(&wake);
+  pthread_mutex_unlock(&mu);
+  for (i = 0; i < n; i++) pthread_join(tid[i], NULL);
+  pthread_mutex_lock(&mu);
+  started = 0;
+  quit = 0;
+  pthread_mutex_unlock(&mu);
+  pthread_mutex_unlock(&busy);
 }
 
 /* threads beyond the cores would wait for each other at every barrier */

@@ -75,6 +75,10 @@ void lann_open_file(lua_State *L);     /* lfile.c */
 extern const luaL_Reg lann_tensor_meta[];
 int lann_tostring(lua_State *L);       /* lprint.c: __tostring */
 
-int luaopen_annlua_core(lua_State *L); /* lannlua.c */
+/* lannlua.c; the one name core.so exports (-fvisibility=hidden) */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+int luaopen_annlua_core(lua_State *L);
 
 #endif

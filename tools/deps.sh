@@ -4,8 +4,10 @@
 # or as a user with sudo, non-interactively.
 set -eu
 
-PKGS="gcc libc6-dev make lua5.4 liblua5.4-dev libopenblas-dev lua-busted
-luarocks zlib1g-dev libreadline-dev libpng-dev"
+# g++ and pkg-config: spec/install_spec.lua builds a C++ program against
+# the installed library through pkg-config
+PKGS="gcc g++ libc6-dev make pkg-config lua5.4 liblua5.4-dev libopenblas-dev
+lua-busted luarocks zlib1g-dev libreadline-dev libpng-dev"
 
 installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
