@@ -48,9 +48,11 @@ LIBS      = $(strip -lpng -lz -lm $(DL_LIBS) -lpthread)
 # call, and without errno sqrtf is one vector instruction in loops.
 # Hidden visibility: the libraries export what the public headers declare
 # (they say so with #pragma GCC visibility), nothing else.
+# A function and a datum a section: a program linked with --gc-sections
+# keeps only what it calls (examples/embed/game: the model loader alone).
 ANN_CFLAGS = $(CFLAGS) $(CPPFLAGS) -Wall -Wextra -std=c11 -fPIC \
-  -fno-math-errno -fvisibility=hidden -D_GNU_SOURCE $(BLAS_DEF) -Isrc \
-  -I$(LUA_INCDIR)
+  -fno-math-errno -fvisibility=hidden -ffunction-sections -fdata-sections \
+  -D_GNU_SOURCE $(BLAS_DEF) -Isrc -I$(LUA_INCDIR)
 
 VERSION = 0.1.0
 SOMAJOR = 0
@@ -70,6 +72,7 @@ CTEST_SRC = $(wildcard spec/c/test_*.c)
 CTEST_BIN = $(CTEST_SRC:spec/c/%.c=$(B)/test/%)
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+EMBED_BIN = $(B)/examples/embed/game $(B)/examples/embed/modhost
 
 ifeq ($(READLINE),1)
 RL_CFLAGS = -DANNLUA_READLINE
@@ -94,7 +97,8 @@ SOLIBS    = $(foreach l,libannlua libannlua-lua,$(LIBDIR_B)/$(l).so \
   $(LIBDIR_B)/$(l).so.$(SOMAJOR) $(LIBDIR_B)/$(l).so.$(VERSION))
 all: $(B)/lib/libannlua.a $(B)/lib/libannlua-lua.a $(SOLIBS) \
      $(PUB_H:src/%=$(B)/include/%) $(B)/lib/pkgconfig/annlua.pc \
-     $(B)/lib/pkgconfig/annlua-lua.pc $(B)/lua/annlua/core.so $(B)/bin/annlua
+     $(B)/lib/pkgconfig/annlua-lua.pc $(B)/lua/annlua/core.so $(B)/bin/annlua \
+     $(EMBED_BIN)
 
 .DELETE_ON_ERROR:
 
@@ -194,6 +198,26 @@ $(B)/bin/annlua: $(B)/obj/annlua.o $(B)/obj/annlua_embed.o $(BIND_OBJ) \
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(filter %.o,$^) \
 	  -Wl,--whole-archive $(LUA_STATIC) -Wl,--no-whole-archive \
 	  $(RL_LIBS) $(LIBS)
+
+# ---- examples/embed: a game running a model from C (the core, static;
+# no Lua), and a host of untrusted mod scripts (Lua and the bindings,
+# static), built as a user would against the headers in $(B)/include
+EMBED_CFLAGS = $(CFLAGS) -Wall -Wextra -I$(B)/include
+
+# unused sections dropped: gold, since GNU ld 2.40 aborts on this link
+# (a BFD internal error in elf_x86_64_relocate_section)
+EMBED_GC = $(if $(shell command -v ld.gold),-fuse-ld=gold -Xlinker --gc-sections)
+$(B)/examples/embed/game: examples/embed/game.c $(B)/lib/libannlua.a \
+                          $(B)/include/ann.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EMBED_CFLAGS) $(LDFLAGS) $(EMBED_GC) -o $@ $< \
+	  $(B)/lib/libannlua.a $(LIBS)
+
+$(B)/examples/embed/modhost: examples/embed/modhost.c \
+    $(B)/lib/libannlua-lua.a $(B)/lib/libannlua.a $(PUB_H:src/%=$(B)/include/%)
+	@mkdir -p $(dir $@)
+	$(CC) $(EMBED_CFLAGS) -I$(LUA_INCDIR) $(LDFLAGS) -o $@ $< \
+	  $(B)/lib/libannlua-lua.a $(B)/lib/libannlua.a $(LUA_STATIC) $(LIBS)
 
 # ---- tests and benchmarks
 $(B)/test/%: spec/c/%.c spec/c/test.h $(B)/lib/libannlua.a | $(DEPS_FIRST)

@@ -33,6 +33,8 @@
 #include "lua.h"
 #include "ann.h"
 
+#pragma GCC visibility push(default)   /* the rest is hidden (Makefile) */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,5 +51,7 @@ int luaopen_annlua(lua_State *L);
 #ifdef __cplusplus
 }
 #endif
+
+#pragma GCC visibility pop
 
 #endif

@@ -23,6 +23,7 @@
 -- seen.
 
 local core = require("annlua.core")
+local load = load         -- as it was when annlua was opened
 local check = require("annlua.util").check
 
 local fused = {}
@@ -63,7 +64,9 @@ local function compile(guard)
     tests[#tests + 1] = string.format("%s[%q] == %s", name(guard[i]),
                                       guard[i + 1], name(guard[i + 2]))
   end
-  if #vals > 180 then return nil end
+  -- a host may withhold load (a sandbox): no guard, no plan; the general
+  -- path serves then
+  if #vals > 180 or not load then return nil end
   local ups = {}
   for i = 1, #vals do ups[i] = "v" .. i end
   local src = "local " .. table.concat(ups, ", ") .. " = ...\n"
