@@ -257,6 +257,10 @@ bench: $(B)/bin/annlua $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 	@for b in $(wildcard bench/*.lua); do \
 	  echo "== $$b"; $(B)/bin/annlua $$b || exit 1; done
+	@# C inference beside FANN's, with the BLAS and with BLAS=none
+	@$(MAKE) --no-print-directory -s B=$(B)-none BLAS=none all >/dev/null
+	@echo "== bench/embed/run.sh"
+	@B=$(B) BN=$(B)-none sh bench/embed/run.sh
 	@# PyTorch on the same workloads, when a python3 has it (optional)
 	@for p in python3 /usr/bin/python3; do \
 	  if $$p -c 'import torch' 2>/dev/null; then \

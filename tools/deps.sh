@@ -7,7 +7,7 @@ set -eu
 # g++ and pkg-config: spec/install_spec.lua builds a C++ program against
 # the installed library through pkg-config
 PKGS="gcc g++ libc6-dev make pkg-config lua5.4 liblua5.4-dev libopenblas-dev
-lua-busted luarocks zlib1g-dev libreadline-dev libpng-dev"
+lua-busted luarocks zlib1g-dev libreadline-dev libpng-dev libfann-dev"
 
 installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'

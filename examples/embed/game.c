@@ -59,6 +59,18 @@ int main(int argc, char **argv) {
   }
   ni = ann_model_ninputs(m);
   no = ann_model_noutputs(m);
+  if (ni > MAXF || no > MAXF) {
+    fprintf(stderr, "game: a %d -> %d model is too wide here\n", ni, no);
+    return 1;
+  }
+  /* the first result, as a game's first frame would get it */
+  for (i = 0; i < ni; i++) in[i] = (float)(i % 7 - 3) * 0.25f;
+  if (ann_model_run(m, in, 1, got) != 0) {
+    fprintf(stderr, "game: %s\n", ann_error());
+    return 1;
+  }
+  t1 = now();
+  printf("first result %.3f ms after main\n", (t1 - t0) * 1e3);
   snprintf(path, sizeof path, "%s.in", argv[1]);
   nin = read_floats(path, in, MAXF);
   snprintf(path, sizeof path, "%s.out", argv[1]);
@@ -71,13 +83,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   rows = nin / ni;
-  /* the first result, as a game's first frame would get it */
-  if (ann_model_run(m, in, 1, got) != 0) {
-    fprintf(stderr, "game: %s\n", ann_error());
-    return 1;
-  }
-  t1 = now();
-  printf("first result %.3f ms after main\n", (t1 - t0) * 1e3);
   /* all rows in one call, then one by one: the same bits as Lua's */
   if (ann_model_run(m, in, (int)rows, got) != 0) {
     fprintf(stderr, "game: %s\n", ann_error());
