@@ -228,6 +228,12 @@ static int l_clip_grad_norm(lua_State *L) {
   double total;
   ann_Tensor **p = checklist(L, 1, &n, 0, "clip_grad_norm");
   double max_norm = luaL_checknumber(L, 2);
+  int i, j;
+  for (i = 1; i < n; i++)       /* one tensor twice would count twice */
+    for (j = 0; j < i; j++)
+      if (p[i] == p[j])
+        return luaL_error(L, "clip_grad_norm: parameter %d is parameter %d "
+                          "again (list each once)", i + 1, j + 1);
   if (ann_clip_grad_norm(n, p, max_norm, &total) != 0) return lann_error(L);
   lua_pushnumber(L, total);
   return 1;

@@ -22,11 +22,19 @@ local function class(name, defaults)
     local self = setmetatable({name = name}, c)
     check(type(params) == "table" and #params > 0,
            name .. ": expected a non-empty list of parameters")
+    local first = {}
     for i, p in ipairs(params) do
       if not core.is_tensor(p) then
         error(string.format("%s: parameter %d is a %s, not a tensor", name, i,
                             type(p)), 2)
       end
+      -- one tensor twice would be moved twice per step
+      if first[p] then
+        error(string.format("%s: parameter %d is parameter %d again "
+                            .. "(list each once; Module:parameters() does)",
+                            name, i, first[p]), 2)
+      end
+      first[p] = i
     end
     self.params = params
     opts = opts or {}

@@ -1,13 +1,76 @@
--- Small helpers shared by the Lua modules.
+-- Small helpers shared by the Lua modules: errors that point at the
+-- user's line, and the options-table check.
 
 local util = {}
 
--- raises msg unless cond, blaming the caller's caller (level 3) by
--- default: the user's line that called the checking function, not ours;
--- module constructors (user -> new -> init -> check) pass 4
-function util.check(cond, msg, level)
-  if not cond then error(msg, level or 3) end
+-- the directory of annlua's Lua files, as it appears in chunk names
+-- ("@lua/annlua/" in the interpreter, "@/usr/share/lua/5.4/annlua/" when
+-- installed): a frame whose source starts with it is ours
+local here = debug.getinfo(1, "S").source
+local lib = here:match("^(@.*[/\\])util%.lua$")
+
+local function internal(info)
+  return info.what == "C"
+         or (lib ~= nil and info.source:sub(1, #lib) == lib)
+end
+
+-- the level, counted from the function calling this, of the first frame
+-- outside annlua's Lua files and C functions: the user's line that called
+-- into annlua, however deep the check sits; 2 (that function's caller)
+-- when there is no such frame
+local function user_level()
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "S")
+    if info == nil then return 2 end
+    if not internal(info) then return level - 1 end
+    level = level + 1
+  end
+end
+util.user_level = user_level
+
+-- util.error(msg): raises msg at the user's line (user_level)
+function util.error(msg)
+  error(msg, user_level())
+end
+
+-- util.fail(fmt, ...): util.error(string.format(fmt, ...))
+function util.fail(fmt, ...)
+  error(string.format(fmt, ...), user_level())
+end
+
+-- raises msg unless cond, at the user's line (util.error); the level
+-- argument of older callers is no longer needed and ignored
+function util.check(cond, msg)
+  if not cond then util.error(msg) end
   return cond
+end
+
+-- util.options(op, opts, known): opts must be nil or a table whose keys
+-- are all in known (a set, name -> true); raises "op: unknown option
+-- 'k' (known: a, b)" naming the first bad key.  Returns opts or {}.
+function util.options(op, opts, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    util.fail("%s: options must be a table, got %s", op, type(opts))
+  end
+  for k in pairs(opts) do
+    if type(k) ~= "string" or not known[k] then
+      local names = {}
+      for name in pairs(known) do names[#names + 1] = name end
+      table.sort(names)
+      util.fail("%s: unknown option '%s' (known: %s)", op, tostring(k),
+                table.concat(names, ", "))
+    end
+  end
+  return opts
+end
+
+-- util.set{"a", "b"} -> {a = true, b = true}
+function util.set(list)
+  local s = {}
+  for _, k in ipairs(list) do s[k] = true end
+  return s
 end
 
 return util

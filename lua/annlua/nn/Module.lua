@@ -96,15 +96,26 @@ function Module:children()
   end
 end
 
--- every parameter of self and its children, depth first, in order
-function Module:named_parameters(prefix, out)
+-- every parameter of self and its children, depth first, in order, each
+-- once: a tensor or a module reachable twice (a module kept under two
+-- names, weights tied between layers) is listed under its first name
+-- only, as in PyTorch, so that an optimiser moves it once per step
+function Module:named_parameters(prefix, out, seen)
   out = out or {}
   prefix = prefix or ""
+  seen = seen or {}
+  if seen[self] then return out end
+  seen[self] = true
   for _, k in ipairs(self._param_names) do
     local p = rawget(self, k)
-    if p then out[#out + 1] = {prefix .. k, p} end
+    if p and not seen[p] then
+      seen[p] = true
+      out[#out + 1] = {prefix .. k, p}
+    end
   end
-  for k, m in self:children() do m:named_parameters(prefix .. k .. ".", out) end
+  for k, m in self:children() do
+    m:named_parameters(prefix .. k .. ".", out, seen)
+  end
   return out
 end
 
