@@ -2,7 +2,8 @@
 -- itself (graph, backward of every op) is in C.
 
 local core = require("annlua.core")
-local check = require("annlua.util").check
+local util = require("annlua.util")
+local check = util.check
 
 local M = {}
 
@@ -30,7 +31,7 @@ end
 -- (f(x + eps) - f(x - eps)) / 2 eps, element by element.
 -- Returns ok, max_abs_error.
 function M.grad_check(fn, inputs, opts)
-  opts = opts or {}
+  opts = util.options("grad_check", opts, {eps = true, atol = true, rtol = true})
   local eps, atol, rtol = opts.eps or 1e-3, opts.atol or 1e-3, opts.rtol or 1e-2
   check(type(inputs) == "table" and #inputs > 0,
          "grad_check: expected a non-empty list of input tensors")

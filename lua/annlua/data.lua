@@ -8,7 +8,8 @@
 -- per batch.
 
 local core = require("annlua.core")
-local check = require("annlua.util").check
+local util = require("annlua.util")
+local check = util.check
 
 local data = {}
 
@@ -83,8 +84,10 @@ end
 local Loader = {}
 Loader.__index = Loader
 
+local loader_options = util.set{"batch_size", "shuffle", "drop_last", "seed"}
+
 function data.DataLoader(ds, opts)
-  opts = opts or {}
+  opts = util.options("DataLoader", opts, loader_options)
   local self = setmetatable({dataset = ds, batch_size = opts.batch_size or 64,
                              shuffle = opts.shuffle ~= false,
                              drop_last = opts.drop_last or false,
@@ -132,7 +135,10 @@ end
 -- or x alone with label = false; nil, err on a bad file.  Parsed in C
 -- (core.csv_read).  With classes, ds.classes lists the label values in
 -- the order of the classes 1..n.
+local csv_options = util.set{"header", "label", "classes", "delimiter"}
+
 function data.csv(path, opts)
+  util.options("csv", opts, csv_options)
   local x, y, classes = core.csv_read(path, opts)
   if not x then return nil, y end
   if not y then return x end

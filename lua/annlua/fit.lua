@@ -45,6 +45,7 @@ local metrics = require("annlua.metrics")
 local progress = require("annlua.progress")
 local autograd = require("annlua.autograd")
 local fused = require("annlua.fused")
+local util = require("annlua.util")
 
 local M = {}
 
@@ -217,7 +218,7 @@ end
 -- ann.evaluate(model, ds [, {metrics = {"accuracy", "loss"}, loss =,
 -- batch_size = 256}]) -> {loss =, accuracy =, n =}
 function M.evaluate(model, ds, opts)
-  opts = opts or {}
+  opts = util.options("evaluate", opts, util.set{"metrics", "loss", "batch_size"})
   if not callable(model) then
     error("evaluate: model must be a module or a function, got " .. type(model), 2)
   end

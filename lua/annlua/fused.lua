@@ -197,7 +197,7 @@ function fused.trainer(model, loss, opt, batch_size)
   if not p or type(loss) ~= "table" or type(opt) ~= "table" then return nil end
   local lname = loss.__name
   if not loss_kinds[lname] or getmetatable(loss) ~= losses[lname]
-     or loss.reduction ~= "mean" then return nil end
+     or loss.reduction ~= "mean" or loss.extended then return nil end
   local oname = opt.name
   if not opt_kinds[oname] or getmetatable(opt) ~= optim[oname] then
     return nil

@@ -12,6 +12,7 @@
 -- one_hot(true)^T x one_hot(predicted).
 
 local core = require("annlua.core")
+local util = require("annlua.util")
 
 local metrics = {}
 
@@ -93,7 +94,7 @@ end
 
 -- accuracy(scores, targets [, {threshold = 0.5}]) -> fraction in [0, 1]
 function metrics.accuracy(scores, targets, opts)
-  local threshold = opts and opts.threshold
+  local threshold = util.options("accuracy", opts, {threshold = true}).threshold
   local pred, truth = labels("accuracy", scores, targets, threshold)
   return pred:eq(truth):sum():item() / pred:numel()
 end
@@ -121,8 +122,8 @@ end
 -- confusion_matrix(scores, targets [, n] [, {names =, threshold =}])
 function metrics.confusion_matrix(scores, targets, n, opts)
   if type(n) == "table" then n, opts = nil, n end
-  opts = opts or {}
   local op = "confusion_matrix"
+  opts = util.options(op, opts, {threshold = true, names = true})
   local pred, truth, c, binary = labels(op, scores, targets, opts.threshold)
   if n ~= nil then
     if math.type(n) ~= "integer" or n < 1 then

@@ -8,7 +8,8 @@
 -- State (momentum, moments) lives in tensors held here, so it can be saved.
 
 local core = require("annlua.core")
-local check = require("annlua.util").check
+local util = require("annlua.util")
+local check = util.check
 
 local optim = {}
 
@@ -37,12 +38,7 @@ local function class(name, defaults)
       first[p] = i
     end
     self.params = params
-    opts = opts or {}
-    for k, v in pairs(opts) do
-      if defaults[k] == nil then
-        error(string.format("%s: unknown option '%s'", name, k), 2)
-      end
-    end
+    opts = util.options(name, opts, defaults)
     for k, v in pairs(defaults) do
       if opts[k] == nil then self[k] = v else self[k] = opts[k] end
     end
@@ -197,6 +193,7 @@ end
 
 -- StepLR(opt, {step_size, gamma = 0.1}): lr *= gamma every step_size steps
 function optim.StepLR(opt, opts)
+  util.options("StepLR", opts, {step_size = true, gamma = true})
   check(opts and math.type(opts.step_size) == "integer"
          and opts.step_size > 0, "StepLR: step_size must be a positive integer")
   local s = {opt = opt, step_size = opts.step_size, gamma = opts.gamma or 0.1,
@@ -212,6 +209,7 @@ end
 -- CosineLR(opt, {t_max, eta_min = 0}): cosine annealing from the initial
 -- lr to eta_min over t_max steps
 function optim.CosineLR(opt, opts)
+  util.options("CosineLR", opts, {t_max = true, eta_min = true})
   check(opts and type(opts.t_max) == "number" and opts.t_max > 0,
          "CosineLR: t_max must be a positive number")
   local s = {opt = opt, t_max = opts.t_max, eta_min = opts.eta_min or 0,

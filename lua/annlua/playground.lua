@@ -356,7 +356,8 @@ pg.activations = {tanh = "Tanh", relu = "ReLU", sigmoid = "Sigmoid",
 -- with the activation, then one output unit; tanh for classification
 -- (+1/-1 labels, as on the page), linear for regression
 function pg.model(opts)
-  opts = opts or {}
+  opts = require("annlua.util").options("playground.model", opts,
+    {activation = true, output = true, inputs = true, layers = true})
   local act = opts.activation or pg.defaults.activation
   local cls = pg.activations[act]
   if not cls then

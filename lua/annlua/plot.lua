@@ -117,8 +117,15 @@ end
 -- plot.grid(model, {features, cols = 100, rows = cols, domain = {-6, 6}})
 -- -> [rows, cols]: the output at the centres of a rows x cols tiling of
 -- the square, row 1 at the top (x2 largest), in one forward pass
+local util = require("annlua.util")
+local grid_options = util.set{"features", "cols", "rows", "domain"}
+local boundary_options = util.set{"file", "width", "height", "terminal",
+  "cols", "color", "features", "grid", "domain", "test"}
+local curve_options = util.set{"file", "width", "height", "terminal",
+  "cols", "rows", "color"}
+
 function plot.grid(model, opts)
-  opts = opts or {}
+  opts = util.options("grid", opts, grid_options)
   local pg = require("annlua.playground")
   local lo, hi = table.unpack(opts.domain or plot.domain)
   local cols = opts.cols or 100
@@ -240,7 +247,7 @@ end
 -- (ann.image) and, with terminal, the text; nil, err if the file can't be
 -- written.
 function plot.decision_boundary(model, dataset, opts)
-  opts = opts or {}
+  opts = util.options("decision_boundary", opts, boundary_options)
   local op = "decision_boundary"
   check_model(op, model)
   local train, test = parts(dataset, opts)
@@ -262,7 +269,7 @@ end
 -- plot.boundary_text(model, train [, opts]) -> the terminal form as a
 -- string (opts as decision_boundary: test, features, cols, color)
 function plot.boundary_text(model, dataset, opts)
-  opts = opts or {}
+  opts = util.options("boundary_text", opts, boundary_options)
   check_model("boundary_text", model)
   local train, test = parts(dataset, opts)
   check_ds("boundary_text", "the training set", train)
@@ -409,7 +416,7 @@ end
 -- loss in orange, from 0 up.  Returns the image and, with terminal, the
 -- text (also printed); nil, err if the file can't be written.
 function plot.loss_curve(history, opts)
-  opts = opts or {}
+  opts = util.options("loss_curve", opts, curve_options)
   local train, test = series(history)
   local img = curve_png(train, test, opts)
   if opts.file then
@@ -427,7 +434,7 @@ end
 -- plot.curve_text(history [, opts]) -> the terminal form as a string
 function plot.curve_text(history, opts)
   local train, test = series(history)
-  return curve_text(train, test, opts or {})
+  return curve_text(train, test, util.options("curve_text", opts, curve_options))
 end
 
 return plot

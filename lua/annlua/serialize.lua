@@ -386,7 +386,8 @@ function M.load(path, opts)
     error("load: bad argument #1 (file name expected, got "
           .. type(path) .. ")", 2)
   end
-  local value, err = core._load_records(path, opts and opts.max_bytes,
+  opts = require("annlua.util").options("load", opts, {max_bytes = true})
+  local value, err = core._load_records(path, opts.max_bytes,
                                         Module.class_names(), DESC)
   if err then return nil, err end
   local D = {path = path, built = {}, seen = {}}

@@ -47,7 +47,7 @@ function util.check(cond, msg)
 end
 
 -- util.options(op, opts, known): opts must be nil or a table whose keys
--- are all in known (a set, name -> true); raises "op: unknown option
+-- are all keys of known (name -> true, or name -> default); raises "op: unknown option
 -- 'k' (known: a, b)" naming the first bad key.  Returns opts or {}.
 function util.options(op, opts, known)
   if opts == nil then return {} end
@@ -55,7 +55,7 @@ function util.options(op, opts, known)
     util.fail("%s: options must be a table, got %s", op, type(opts))
   end
   for k in pairs(opts) do
-    if type(k) ~= "string" or not known[k] then
+    if type(k) ~= "string" or known[k] == nil then
       local names = {}
       for name in pairs(known) do names[#names + 1] = name end
       table.sort(names)

@@ -4,7 +4,8 @@
 -- drawn from the global generator, so ann.manual_seed repeats a run.
 
 local ann = require("annlua.core")
-local check = require("annlua.util").check
+local util = require("annlua.util")
+local check = util.check
 local Module = require("annlua.nn.Module")
 
 local Linear = Module:extend("Linear")
@@ -14,10 +15,11 @@ function Linear:init(n_in, n_out, opts)
          "Linear: in must be a positive integer", 4)
   check(math.type(n_out) == "integer" and n_out > 0,
          "Linear: out must be a positive integer", 4)
+  opts = util.options("Linear", opts, {bias = true})
   self.in_features, self.out_features = n_in, n_out
   local bound = 1 / math.sqrt(n_in)
   self.weight = ann.zeros(n_out, n_in):uniform_(-bound, bound):requires_grad()
-  if not opts or opts.bias ~= false then
+  if opts.bias ~= false then
     self.bias = ann.zeros(n_out):uniform_(-bound, bound):requires_grad()
   end
 end

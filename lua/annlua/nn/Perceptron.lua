@@ -5,7 +5,8 @@
 -- (the data is then probably not linearly separable).
 
 local core = require("annlua.core")
-local check = require("annlua.util").check
+local util = require("annlua.util")
+local check = util.check
 local Module = require("annlua.nn.Module")
 
 local Perceptron = Module:extend("Perceptron")
@@ -25,7 +26,7 @@ end
 
 -- x: [N, n]; y: [N] of 0/1 (or -1/+1) labels
 function Perceptron:fit(x, y, opts)
-  opts = opts or {}
+  opts = util.options("Perceptron:fit", opts, {epochs = true, lr = true})
   return core.perceptron_fit(self.weight, self.bias, x, y,
                              opts.epochs or 100, opts.lr or 1)
 end
