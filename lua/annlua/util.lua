@@ -6,7 +6,11 @@ local util = {}
 -- the directory of annlua's Lua files, as it appears in chunk names
 -- ("@lua/annlua/" in the interpreter, "@/usr/share/lua/5.4/annlua/" when
 -- installed): a frame whose source starts with it is ours
-local here = debug.getinfo(1, "S").source
+-- A host may open annlua without the debug library (a sandbox): errors
+-- then point at the caller of the checking function, as a plain
+-- error(msg, 2) from it would.
+local getinfo = type(debug) == "table" and debug.getinfo or nil
+local here = getinfo and getinfo(1, "S").source or ""
 local lib = here:match("^(@.*[/\\])util%.lua$")
 
 local function internal(info)
@@ -19,9 +23,10 @@ end
 -- into annlua, however deep the check sits; 2 (that function's caller)
 -- when there is no such frame
 local function user_level()
+  if not getinfo then return 3 end
   local level = 3
   while true do
-    local info = debug.getinfo(level, "S")
+    local info = getinfo(level, "S")
     if info == nil then return 2 end
     if not internal(info) then return level - 1 end
     level = level + 1
