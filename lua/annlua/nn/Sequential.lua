@@ -2,7 +2,8 @@
 -- in order, the output of one the input of the next.
 
 local Module = require("annlua.nn.Module")
-local check = require("annlua.util").check
+local util = require("annlua.util")
+local check = util.check
 local fused_forward = require("annlua.fused").forward
 
 local Sequential = Module:extend("Sequential")
@@ -15,13 +16,34 @@ local keys = setmetatable({}, {__index = function(t, i)
   return k
 end})
 
+-- a nil in the list (a misspelt layer name, say) is an error naming its
+-- position, not a shorter network: the count is the largest position
+-- (or the number of arguments), not where ipairs stops
 function Sequential:init(...)
-  local list = ...
-  if select("#", ...) ~= 1 or getmetatable(list) ~= nil then
-    list = {...}                    -- Sequential(m1, m2) form
+  local list, count = ..., select("#", ...)
+  if count ~= 1 or getmetatable(list) ~= nil then
+    list = table.pack(...)          -- Sequential(m1, m2) form
+    list.n = nil
+  else
+    if type(list) ~= "table" then
+      util.fail("Sequential: expected modules or a list of modules, got %s", type(list))
+    end
+    count = 0
+    for k in pairs(list) do
+      if math.type(k) ~= "integer" or k < 1 then
+        util.fail("Sequential: key '%s' is not a position (give a list of modules)",
+                  tostring(k))
+      end
+      if k > count then count = k end
+    end
   end
   self.n = 0
-  for _, m in ipairs(list) do self:add(m) end
+  for i = 1, count do
+    if list[i] == nil then
+      util.fail("Sequential: module %d is nil (a hole in the list of %d)", i, count)
+    end
+    self:add(list[i])
+  end
 end
 
 function Sequential:add(m)
