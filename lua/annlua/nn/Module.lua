@@ -18,6 +18,26 @@ Module.__name = "Module"
 
 -- instance fields are registered on first assignment (__newindex fires
 -- only for keys the instance does not have yet)
+local function is_module(v)
+  local mt = getmetatable(v)
+  return type(v) == "table" and type(mt) == "table" and mt.__module == true
+end
+
+-- a plain Lua table holding modules would hide them from parameters(),
+-- train() and ann.save: an error, pointing to the containers
+local function check_plain(self, k, v)
+  if getmetatable(v) ~= nil then return end
+  for _, x in pairs(v) do
+    if is_module(x) then
+      require("annlua.util").fail(
+        "%s: field '%s' is a plain table holding modules, which would not "
+        .. "be registered (no parameters, no train/eval, not saved); use "
+        .. "ann.nn.ModuleList{...} or ann.nn.ModuleDict{...}",
+        self.__name, tostring(k))
+    end
+  end
+end
+
 local function newindex(self, k, v)
   local mt = getmetatable(v)
   if type(v) == "userdata" and mt and mt.__name == "ann.Tensor"
@@ -25,6 +45,8 @@ local function newindex(self, k, v)
     table.insert(self._param_names, k)
   elseif type(v) == "table" and mt and mt.__module then
     table.insert(self._module_names, k)
+  elseif type(v) == "table" then
+    check_plain(self, k, v)
   end
   rawset(self, k, v)
 end

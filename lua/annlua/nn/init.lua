@@ -7,7 +7,8 @@ local nn = {
   Perceptron = require("annlua.nn.Perceptron"),
 }
 
-for _, part in ipairs{"annlua.nn.activations", "annlua.nn.losses"} do
+for _, part in ipairs{"annlua.nn.activations", "annlua.nn.losses",
+                      "annlua.nn.containers"} do
   for k, v in pairs(require(part)) do nn[k] = v end
 end
 
