@@ -181,6 +181,10 @@ data.save_npy = core.npy_save
 -- of train_x, applied in place to all; constant columns are only centred.
 -- Returns mean, std.
 function data.standardize(x, ...)
+  check(core.is_tensor(x) and x:dim() >= 1, "standardize: x must be a tensor [N, ...]")
+  if #x < 2 then        -- the std of one row is NaN: every value would be
+    util.fail("standardize: needs at least 2 rows to estimate a std, got %d", #x)
+  end
   local mean = x:mean(1)
   local std = x:std(1)
   local safe = std + std:eq(0)          -- 1 where a column is constant

@@ -223,7 +223,9 @@ function M.evaluate(model, ds, opts)
     error("evaluate: model must be a module or a function, got " .. type(model), 2)
   end
   check_dataset("evaluate", "ds", ds)
-  local spec = opts.metrics or {"accuracy", "loss"}
+  -- no accuracy by default for a regression (an MSE loss), as in fit
+  local spec = opts.metrics or ((type(opts.loss) == "table"
+    and opts.loss.__name == "MSELoss") and {"loss"} or {"accuracy", "loss"})
   local list = metric_list("evaluate", spec)
   local loss_fn = opts.loss
   if loss_fn ~= nil and not callable(loss_fn) then

@@ -55,8 +55,21 @@ local function labels(op, scores, targets, threshold)
       error(string.format("%s: binary scores %s need 0/1 targets [N] or [N,1], got %s",
                           op, shapestr(scores), shapestr(targets)), 3)
     end
+    local truth = targets:reshape(n)
+    -- 1-based classes (or +1/-1) against binary scores would all count
+    -- as wrong: refused, naming a bad target
+    if (truth:eq(0) + truth:eq(1)):min():item() < 1 then
+      local v
+      for _, x in ipairs(truth:totable()) do
+        if x ~= 0 and x ~= 1 then v = x break end
+      end
+      error(string.format("%s: binary scores %s need 0/1 targets, got %s "
+                          .. "(1-based classes need scores [N,C], C >= 2)", op,
+                          shapestr(scores),
+                          v == math.floor(v) and string.format("%d", v) or tostring(v)), 3)
+    end
     local pred = scores:view(-1):ge(threshold or 0.5)
-    return pred, targets:reshape(n), 2, true
+    return pred, truth, 2, true
   end
   local c = scores:size(2)
   local truth = targets

@@ -35,6 +35,12 @@ local function class(name, defaults)
                             .. "(list each once; Module:parameters() does)",
                             name, i, first[p]), 2)
       end
+      -- the result of an operation: a step would move a temporary
+      if p:needs_grad() and not p:is_leaf() then
+        error(string.format("%s: parameter %d is not a leaf (the result of "
+                            .. "an operation); pass the tensors themselves, "
+                            .. "model:parameters()", name, i), 2)
+      end
       first[p] = i
     end
     self.params = params
@@ -42,6 +48,7 @@ local function class(name, defaults)
     for k, v in pairs(defaults) do
       if opts[k] == nil then self[k] = v else self[k] = opts[k] end
     end
+    self:validate()
     self:init_state()
     return self
   end})
@@ -50,6 +57,50 @@ local function class(name, defaults)
   cls.__tostring = Optimizer.__tostring   -- metamethods are not inherited
   optim[name] = cls
   return cls
+end
+
+-- the options' ranges, checked when the optimiser is made and at each
+-- step (an option may be changed between steps): a negative rate or a
+-- beta of 1.5 would train silently the wrong way
+local function number_ge0(v) return type(v) == "number" and v >= 0 end
+local ranges = {
+  {"lr", number_ge0, "a number >= 0"},
+  {"momentum", number_ge0, "a number >= 0"},
+  {"dampening", function(v) return type(v) == "number" and v >= 0 and v <= 1 end,
+   "a number in [0, 1]"},
+  {"nesterov", function(v) return type(v) == "boolean" end, "true or false"},
+  {"alpha", number_ge0, "a number >= 0"},
+  {"eps", number_ge0, "a number >= 0"},
+  {"weight_decay", number_ge0, "a number >= 0"},
+  {"l1", number_ge0, "a number >= 0"},
+}
+
+local function beta_ok(b) return type(b) == "number" and b >= 0 and b < 1 end
+
+function Optimizer:validate()
+  local name, defaults = self.name, self.defaults
+  for _, r in ipairs(ranges) do
+    local k = r[1]
+    if defaults[k] ~= nil and not r[2](self[k]) then
+      util.fail("%s: %s must be %s, got %s", name, k, r[3], tostring(self[k]))
+    end
+  end
+  if self.nesterov and not (self.momentum > 0 and self.dampening == 0) then
+    util.fail("%s: nesterov needs momentum > 0 and dampening = 0 (momentum %s, dampening %s)",
+              name, tostring(self.momentum), tostring(self.dampening))
+  end
+  if defaults.betas ~= nil then
+    local b = self.betas
+    if type(b) ~= "table" or #b ~= 2 then
+      util.fail("%s: betas must be {beta1, beta2}, got %s", name,
+                type(b) == "table" and #b .. " values" or tostring(b))
+    end
+    for i = 1, 2 do
+      if not beta_ok(b[i]) then
+        util.fail("%s: betas[%d] must be in [0, 1), got %s", name, i, tostring(b[i]))
+      end
+    end
+  end
 end
 
 -- zero tensors shaped like each parameter
@@ -64,6 +115,7 @@ function Optimizer:zero_grad() core._zero_grad(self.params) end
 -- L1 regularisation (the Playground's): grad += l1 * sign(param), before
 -- the step; weight_decay is the L2 counterpart
 function Optimizer:regularize()
+  self:validate()
   if self.l1 ~= 0 then core._l1_grad(self.params, self.l1) end
 end
 

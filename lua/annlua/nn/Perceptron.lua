@@ -27,6 +27,14 @@ end
 -- x: [N, n]; y: [N] of 0/1 (or -1/+1) labels
 function Perceptron:fit(x, y, opts)
   opts = util.options("Perceptron:fit", opts, {epochs = true, lr = true})
+  if core.is_tensor(y) then       -- the rule knows 0/1 (-1 counts as 0)
+    for i, v in ipairs(y:contiguous():view(-1):totable()) do
+      if v ~= 0 and v ~= 1 and v ~= -1 then
+        util.fail("Perceptron:fit: labels must be 0/1 (or -1/+1), got %s at sample %d",
+                  v == math.floor(v) and string.format("%d", v) or tostring(v), i)
+      end
+    end
+  end
   return core.perceptron_fit(self.weight, self.bias, x, y,
                              opts.epochs or 100, opts.lr or 1)
 end

@@ -16,6 +16,12 @@ local Module = require("annlua.nn.Module")
 
 local M = {}
 
+-- a number as %g, without a trailing ".0" for integers
+local function progress_number(v)
+  if v == math.floor(v) and math.abs(v) < 2^53 then return string.format("%d", v) end
+  return string.format("%g", v)
+end
+
 local reductions = {mean = true, sum = true, none = true}
 
 local function loss(name, fn, known)
@@ -42,8 +48,24 @@ local function loss(name, fn, known)
 end
 
 loss("MSELoss", core.mse_loss)
-loss("BCELoss", core.bce_loss)
-loss("BCEWithLogitsLoss", core.bce_with_logits)
+-- the binary cross-entropies take targets in [0, 1] (0/1 labels, or
+-- soft ones); a 2 or a -1 (class numbers, +1/-1 labels) would give a
+-- loss without meaning, so it is refused
+for _, lf in ipairs{{"BCELoss", core.bce_loss},
+                    {"BCEWithLogitsLoss", core.bce_with_logits}} do
+  local name, fn = lf[1], lf[2]
+  local cls = loss(name, fn)
+  function cls:forward(input, target)
+    if core.is_tensor(target) and target:numel() > 0 then
+      local lo, hi = target:min():item(), target:max():item()
+      if not (lo >= 0 and hi <= 1) then
+        util.fail("%s: targets must be in [0, 1], got %s", name,
+                  progress_number(not (lo >= 0) and lo or hi))
+      end
+    end
+    return fn(input, target, self.reduction)
+  end
+end
 loss("NLLLoss", core.nll_loss)
 
 -- CrossEntropyLoss{weight =, ignore_index =, label_smoothing =} as in
