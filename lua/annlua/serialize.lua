@@ -380,7 +380,8 @@ function build(D, d)
   return m
 end
 
--- ann.load(path [, {max_bytes = 2^40}]) -> obj, or nil, err
+-- ann.load(path [, {max_bytes = 2^40}]) -> obj, or nil, err (also for a
+-- valid file that holds nil: "path: the file holds nil")
 function M.load(path, opts)
   if type(path) ~= "string" then
     error("load: bad argument #1 (file name expected, got "
@@ -399,6 +400,10 @@ function M.load(path, opts)
   if not ok then
     return nil, type(obj) == "table" and obj.msg or tostring(obj)
   end
+  -- a nil result always comes with a message: a valid file holding nil
+  -- (ann.save(nil, path)) is told apart from a value, and
+  -- assert(ann.load(path)) says why
+  if obj == nil then return nil, path .. ": the file holds nil" end
   return obj
 end
 
