@@ -86,8 +86,45 @@ Loader.__index = Loader
 
 local loader_options = util.set{"batch_size", "shuffle", "drop_last", "seed"}
 
+-- what a dataset needs, for the messages
+data.NEEDS = "a TensorDataset or a table with x (a tensor [N, ...]) and, "
+             .. "for training, y (targets [N, ...])"
+
+local function kind(v)
+  if core.is_tensor(v) then return "an ann.Tensor" end
+  local mt = getmetatable(v)
+  if type(v) == "table" and type(mt) == "table" and mt.__name then
+    return "a " .. tostring(mt.__name)
+  end
+  return "a " .. type(v)
+end
+
+-- data.as_dataset(op, what, ds) -> ds as a TensorDataset: a TensorDataset
+-- itself, or one made from a table's x and y tensors; raises otherwise
+-- (at the user's line), saying what is needed
+function data.as_dataset(op, what, ds)
+  if getmetatable(ds) == Dataset then return ds end
+  local x = type(ds) == "table" and ds.x or nil
+  if not core.is_tensor(x) or x:dim() < 1 then
+    util.fail("%s: %s must be %s; got %s%s", op, what, data.NEEDS, kind(ds),
+              core.is_tensor(ds) and " (wrap it: ann.data.TensorDataset(x, y))"
+              or (type(ds) == "table" and " without a tensor x" or ""))
+  end
+  local y = ds.y
+  if y ~= nil and not core.is_tensor(y) then
+    util.fail("%s: %s.y must be a tensor of targets, got %s", op, what, kind(y))
+  end
+  if y ~= nil and #y ~= #x then
+    util.fail("%s: %s has %d samples in x and %d in y", op, what, #x, #y)
+  end
+  local out = data.TensorDataset(x, y)
+  out.classes = ds.classes
+  return out
+end
+
 function data.DataLoader(ds, opts)
   opts = util.options("DataLoader", opts, loader_options)
+  ds = data.as_dataset("DataLoader", "dataset", ds)
   local self = setmetatable({dataset = ds, batch_size = opts.batch_size or 64,
                              shuffle = opts.shuffle ~= false,
                              drop_last = opts.drop_last or false,

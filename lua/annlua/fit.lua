@@ -56,6 +56,8 @@ local fit_options = {
   checkpoint = true, fused = true,
 }
 
+local NEEDS = data.NEEDS
+
 -- ---------------------------------------------------------------------
 -- argument checks: errors point at the caller of fit / evaluate
 
@@ -69,7 +71,7 @@ local function fail5(fmt, ...)
 end
 
 local function is_dataset(ds)
-  return type(ds) == "table" and core.is_tensor(rawget(ds, "x"))
+  return type(ds) == "table" and core.is_tensor(ds.x)
 end
 
 local function is_loader(l)
@@ -87,13 +89,17 @@ end
 local function check_dataset(op, name, ds, deep)
   local f = deep and fail5 or fail
   if not is_dataset(ds) then
-    f("%s: %s must be a dataset (ann.data.TensorDataset), got %s",
-      op, name, type(ds))
+    f("%s: %s must be a dataset: %s; got %s%s", op, name, NEEDS,
+      core.is_tensor(ds) and "an ann.Tensor" or type(ds),
+      core.is_tensor(ds) and " (wrap it: ann.data.TensorDataset(x, y))" or "")
   end
-  if not core.is_tensor(rawget(ds, "y")) then
+  if not core.is_tensor(ds.y) then
     f("%s: %s has no targets (y)", op, name)
   end
-  if ds:size() == 0 then f("%s: %s is empty", op, name) end
+  if #ds.y ~= #ds.x then
+    f("%s: %s has %d samples in x and %d in y", op, name, #ds.x, #ds.y)
+  end
+  if #ds.x == 0 then f("%s: %s is empty", op, name) end
 end
 
 -- metric specs -> list of {name =, fn = nil | function}; "loss" is
@@ -223,6 +229,7 @@ function M.evaluate(model, ds, opts)
     error("evaluate: model must be a module or a function, got " .. type(model), 2)
   end
   check_dataset("evaluate", "ds", ds)
+  ds = data.as_dataset("evaluate", "ds", ds)
   -- no accuracy by default for a regression (an MSE loss), as in fit
   local spec = opts.metrics or ((type(opts.loss) == "table"
     and opts.loss.__name == "MSELoss") and {"loss"} or {"accuracy", "loss"})
@@ -273,6 +280,9 @@ local function check_fit(model, o)
   local bs = o.batch_size
   if bs ~= nil and (math.type(bs) ~= "integer" or bs < 1) then
     fail("fit: batch_size must be a positive integer, got %s", tostring(bs))
+  end
+  if o.fused ~= nil and type(o.fused) ~= "boolean" then
+    fail("fit: fused must be true or false, got %s", tostring(o.fused))
   end
   if o.seed ~= nil and math.type(o.seed) ~= "integer" then
     fail("fit: seed must be an integer, got %s", tostring(o.seed))
@@ -487,10 +497,14 @@ function M.fit(model, o)
   local list = metric_list("fit", o.metrics or
     ((type(o.loss) == "table" and o.loss.__name == "MSELoss") and {} or {"accuracy"}))
   local train, validation = o.train, o.validation
+  if type(validation) == "table" then
+    validation = data.as_dataset("fit", "validation", validation)
+  end
   local loader, user_loader
   if is_loader(train) then
     loader, user_loader = train, true
   else
+    train = data.as_dataset("fit", "train", train)
     if type(validation) == "number" then
       train, validation = train:split(1 - validation, o.seed)
     end

@@ -129,6 +129,7 @@ end
 local refused = setmetatable({}, {__mode = "k"})   -- model -> n
 
 local function plan_of(model)
+  if type(model) ~= "table" then return nil end   -- a function, say
   local p = plans[model]
   if p then
     if p.holds(model) then return p end
