@@ -29,6 +29,8 @@ ann_Tensor **lann_newslot(lua_State *L);
 int lann_push(lua_State *L, ann_Tensor *t);
 /* raises the core's last error (ann_error()) as a Lua error */
 int lann_error(lua_State *L);
+/* raises msg, blamed on the first Lua frame outside annlua's Lua files */
+int lann_raise(lua_State *L, const char *msg);
 /* pushes fail (nil) and the core's last error, for an expected failure
 ** such as a file that cannot be read; returns 2 (lannlua.c) */
 int lann_fail(lua_State *L);

@@ -85,6 +85,15 @@ static ann_Tensor *totensor(lua_State *L, int i) {
   return *p;
 }
 
+/* the core's error with its "mlp: " prefix replaced by op, the name the
+** user knows (fit runs the fused trainer, a Sequential the forward) */
+static int mlp_error(lua_State *L, const char *op) {
+  const char *e = ann_error();
+  if (strncmp(e, "mlp: ", 5) == 0) e += 5;
+  lua_pushfstring(L, "%s: %s", op, e);
+  return lann_raise(L, lua_tostring(L, -1));
+}
+
 /* mlp:forward(x) -> y, a new tensor [N,out] or [out]; or nothing when
 ** the fused path does not apply (x not a fitting tensor, or a graph
 ** wanted), so that the caller runs the general one.  The hot path of
@@ -105,7 +114,7 @@ static int m_forward(lua_State *L) {
   lua_setmetatable(L, -2);
   if ((*p = ann_empty(x->ndim, x->ndim == 2 ? shape : shape + 1)) == NULL
       || ann_mlp_forward(m, x, *p) != 0)
-    return lann_error(L);
+    return mlp_error(L, "Sequential");
   return 1;
 }
 
@@ -117,7 +126,8 @@ static int m_grad(lua_State *L) {
   ann_Tensor *x = lann_checktensor(L, 2), *y = lann_checktensor(L, 3);
   int loss = luaL_checkoption(L, 4, NULL, losses);
   double v;
-  if (ann_mlp_grad(m, x, y, (ann_MlpLoss)loss, &v) != 0) return lann_error(L);
+  if (ann_mlp_grad(m, x, y, (ann_MlpLoss)loss, &v) != 0)
+    return mlp_error(L, "fit");
   lua_pushnumber(L, v);
   return 1;
 }
@@ -156,7 +166,7 @@ static int m_epoch(lua_State *L) {
   t.s1 = statelist(L, 9, nl);
   t.s2 = statelist(L, 10, nl);
   if (ann_mlp_epoch(m, x, y, order, batch, &t, &loss) != 0)
-    return lann_error(L);
+    return mlp_error(L, "fit");
   lua_pushnumber(L, loss);
   lua_pushinteger(L, (lua_Integer)(t.o.step - step0));
   lua_pushinteger(L, (lua_Integer)t.correct);

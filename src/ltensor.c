@@ -40,8 +40,47 @@ ann_Tensor *lann_checktensor(lua_State *L, int i) {
   return t;
 }
 
+/* The chunk-name prefix of annlua's own Lua files ("@lua/annlua/"), set
+** by annlua.util: an error raised here while library Lua code called us
+** is blamed on the first Lua frame outside those files (the user's line),
+** not on the line inside ann.nn that passed the user's values along */
+static const char lib_key = 0;
+
+static int l_lib_prefix(lua_State *L) {
+  luaL_checkstring(L, 1);
+  lua_settop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &lib_key);
+  return 0;
+}
+
+static void where(lua_State *L) {
+  lua_Debug ar;
+  int level;
+  size_t n = 0;
+  const char *lib;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &lib_key);
+  lib = lua_tolstring(L, -1, &n);
+  for (level = 1; lib != NULL && lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline <= 0) continue;               /* a C function */
+    if (strncmp(ar.source, lib, n) == 0) continue;  /* one of ours */
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    return;
+  }
+  lua_pop(L, 1);
+  luaL_where(L, 1);
+}
+
+int lann_raise(lua_State *L, const char *msg) {
+  where(L);
+  lua_pushstring(L, msg);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
 int lann_error(lua_State *L) {
-  return luaL_error(L, "%s", ann_error());
+  return lann_raise(L, ann_error());
 }
 
 static ann_Tensor **newslot(lua_State *L) {
@@ -817,6 +856,7 @@ static const luaL_Reg functions[] = {
   {"linspace", l_linspace}, {"rand", l_rand}, {"randn", l_randn},
   {"manual_seed", l_manual_seed}, {"randperm", l_randperm},
   {"get_rng_state", l_get_rng_state}, {"set_rng_state", l_set_rng_state}, {"is_tensor", l_is_tensor},
+  {"_lib_prefix", l_lib_prefix},
   {"cat", l_cat}, {"stack", l_stack},
   {NULL, NULL}
 };

@@ -24,8 +24,8 @@ function data.TensorDataset(x, y)
   if y ~= nil then
     check(core.is_tensor(y), "TensorDataset: y must be a tensor")
     if #y ~= #x then
-      error(string.format("TensorDataset: x has %d samples, y has %d",
-                          #x, #y), 2)
+      util.error(string.format("TensorDataset: x has %d samples, y has %d",
+                          #x, #y))
     end
   end
   return setmetatable({x = x, y = y}, Dataset)

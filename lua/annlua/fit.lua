@@ -62,12 +62,12 @@ local NEEDS = data.NEEDS
 -- argument checks: errors point at the caller of fit / evaluate
 
 local function fail(fmt, ...)
-  error(string.format(fmt, ...), 4)
+  util.error(string.format(fmt, ...))
 end
 
 -- the same from one call deeper
 local function fail5(fmt, ...)
-  error(string.format(fmt, ...), 5)
+  util.error(string.format(fmt, ...))
 end
 
 local function is_dataset(ds)
@@ -226,7 +226,7 @@ end
 function M.evaluate(model, ds, opts)
   opts = util.options("evaluate", opts, util.set{"metrics", "loss", "batch_size"})
   if not callable(model) then
-    error("evaluate: model must be a module or a function, got " .. type(model), 2)
+    util.error("evaluate: model must be a module or a function, got " .. type(model))
   end
   check_dataset("evaluate", "ds", ds)
   ds = data.as_dataset("evaluate", "ds", ds)
@@ -236,16 +236,16 @@ function M.evaluate(model, ds, opts)
   local list = metric_list("evaluate", spec)
   local loss_fn = opts.loss
   if loss_fn ~= nil and not callable(loss_fn) then
-    error("evaluate: loss must be a loss module or a function", 2)
+    util.error("evaluate: loss must be a loss module or a function")
   end
   local wants_loss = false
   for _, name in ipairs(spec) do wants_loss = wants_loss or name == "loss" end
   if opts.metrics and wants_loss and not loss_fn then
-    error("evaluate: metric 'loss' needs a loss function (opts.loss)", 2)
+    util.error("evaluate: metric 'loss' needs a loss function (opts.loss)")
   end
   local bs = opts.batch_size or 256
   if math.type(bs) ~= "integer" or bs < 1 then
-    error("evaluate: batch_size must be a positive integer, got " .. tostring(bs), 2)
+    util.error("evaluate: batch_size must be a positive integer, got " .. tostring(bs))
   end
   local logs = evaluate(model, ds, wants_loss and loss_fn or nil, list, bs, {}, "")
   logs.n = ds:size()
@@ -353,8 +353,8 @@ local function monitored(logs, name)
       if type(x) == "number" and k ~= "epoch" and k ~= "seconds" then keys[#keys + 1] = k end
     end
     table.sort(keys)
-    error(string.format("fit: monitored value '%s' is not in the logs (%s)", name,
-                        table.concat(keys, ", ")), 0)
+    util.fail("fit: monitored value '%s' is not in the logs (%s)", name,
+              table.concat(keys, ", "))
   end
   return v
 end
@@ -365,9 +365,9 @@ local function nonfinite(v)
 end
 
 local function loss_error(what, epoch, step)
-  error(string.format("fit: loss is %s at epoch %d, step %d; "
+  util.error(string.format("fit: loss is %s at epoch %d, step %d; "
                       .. "lower the learning rate or check the data",
-                      what, epoch, step), 0)
+                      what, epoch, step))
 end
 
 -- The fused C path (annlua.fused) runs a whole epoch in one call when it
@@ -471,7 +471,7 @@ local function run(model, o, st, history)
       history.best_epoch, history.best = epoch, best.best
       if st.checkpoint then
         local ok, err = st.save(model, st.checkpoint)
-        if ok == nil and err then error("fit: checkpoint: " .. tostring(err), 0) end
+        if ok == nil and err then util.error("fit: checkpoint: " .. tostring(err)) end
       end
       if st.restore then
         for i, p in ipairs(st.params) do st.restore[i] = p:detach():clone() end
@@ -513,7 +513,7 @@ function M.fit(model, o)
                                      drop_last = o.drop_last, seed = o.seed})
   end
   local steps = #loader
-  if steps == 0 then error("fit: no batches (drop_last with fewer samples than batch_size)", 2) end
+  if steps == 0 then util.error("fit: no batches (drop_last with fewer samples than batch_size)") end
 
   local train_names, all_names = {"loss"}, {"loss"}
   for _, m in ipairs(list) do train_names[#train_names + 1] = m.name end

@@ -22,8 +22,8 @@ end
 
 local function check_tensor(op, name, t)
   if not core.is_tensor(t) then
-    error(string.format("%s: %s must be a tensor, got %s", op, name,
-                        type(t)), 4)
+    util.error(string.format("%s: %s must be a tensor, got %s", op, name,
+                        type(t)))
   end
 end
 
@@ -39,21 +39,21 @@ local function labels(op, scores, targets, threshold)
   check_tensor(op, "targets", targets)
   local d = scores:dim()
   if d < 1 or d > 2 or scores:numel() == 0 then
-    error(string.format("%s: scores must be [N,C], [N,1] or [N] with N > 0, got %s",
-                        op, shapestr(scores)), 3)
+    util.error(string.format("%s: scores must be [N,C], [N,1] or [N] with N > 0, got %s",
+                        op, shapestr(scores)))
   end
   local n = scores:size(1)
   if targets:dim() < 1 or targets:size(1) ~= n then
-    error(string.format("%s: scores %s and targets %s differ in samples (%d ~= %s)",
+    util.error(string.format("%s: scores %s and targets %s differ in samples (%d ~= %s)",
                         op, shapestr(scores), shapestr(targets), n,
-                        targets:dim() > 0 and targets:size(1) or "none"), 3)
+                        targets:dim() > 0 and targets:size(1) or "none"))
   end
   if is_binary(scores) then
     local ok = targets:dim() == 1
                or (targets:dim() == 2 and targets:size(2) == 1)
     if not ok then
-      error(string.format("%s: binary scores %s need 0/1 targets [N] or [N,1], got %s",
-                          op, shapestr(scores), shapestr(targets)), 3)
+      util.error(string.format("%s: binary scores %s need 0/1 targets [N] or [N,1], got %s",
+                          op, shapestr(scores), shapestr(targets)))
     end
     local truth = targets:reshape(n)
     -- 1-based classes (or +1/-1) against binary scores would all count
@@ -63,10 +63,10 @@ local function labels(op, scores, targets, threshold)
       for _, x in ipairs(truth:totable()) do
         if x ~= 0 and x ~= 1 then v = x break end
       end
-      error(string.format("%s: binary scores %s need 0/1 targets, got %s "
+      util.error(string.format("%s: binary scores %s need 0/1 targets, got %s "
                           .. "(1-based classes need scores [N,C], C >= 2)", op,
                           shapestr(scores),
-                          v == math.floor(v) and string.format("%d", v) or tostring(v)), 3)
+                          v == math.floor(v) and string.format("%d", v) or tostring(v)))
     end
     local pred = scores:view(-1):ge(threshold or 0.5)
     return pred, truth, 2, true
@@ -75,14 +75,14 @@ local function labels(op, scores, targets, threshold)
   local truth = targets
   if targets:dim() == 2 then
     if targets:size(2) ~= c then
-      error(string.format("%s: scores %s and one-hot targets %s differ in classes (%d ~= %d)",
+      util.error(string.format("%s: scores %s and one-hot targets %s differ in classes (%d ~= %d)",
                           op, shapestr(scores), shapestr(targets), c,
-                          targets:size(2)), 3)
+                          targets:size(2)))
     end
     truth = targets:argmax(2)
   elseif targets:dim() ~= 1 then
-    error(string.format("%s: targets must be [N] classes or [N,C] one-hot, got %s",
-                        op, shapestr(targets)), 3)
+    util.error(string.format("%s: targets must be [N] classes or [N,C] one-hot, got %s",
+                        op, shapestr(targets)))
   end
   return scores:argmax(2), truth, c, false
 end
@@ -125,9 +125,9 @@ local function onehot(op, what, t, n, binary)
   local lab = binary and t + 1 or t
   local ok, res = pcall(core.one_hot, lab, n)
   if not ok then
-    local msg = tostring(res):gsub("^one_hot: label ", "")
+    local msg = util.strip(res):gsub("^one_hot: label ", "")
     if binary then msg = msg .. " after adding 1 to 0/1 labels" end
-    error(string.format("%s: %s %s", op, what, msg), 3)
+    util.error(string.format("%s: %s %s", op, what, msg))
   end
   return res
 end
@@ -140,21 +140,21 @@ function metrics.confusion_matrix(scores, targets, n, opts)
   local pred, truth, c, binary = labels(op, scores, targets, opts.threshold)
   if n ~= nil then
     if math.type(n) ~= "integer" or n < 1 then
-      error(op .. ": n must be a positive integer, got " .. tostring(n), 2)
+      util.error(op .. ": n must be a positive integer, got " .. tostring(n))
     end
     if binary and n ~= 2 then
-      error(string.format("%s: binary scores %s have 2 classes, not %d",
-                          op, shapestr(scores), n), 2)
+      util.error(string.format("%s: binary scores %s have 2 classes, not %d",
+                          op, shapestr(scores), n))
     elseif not binary and n < c then
-      error(string.format("%s: scores %s have %d classes, more than n = %d",
-                          op, shapestr(scores), c, n), 2)
+      util.error(string.format("%s: scores %s have %d classes, more than n = %d",
+                          op, shapestr(scores), c, n))
     end
     c = n
   end
   local names = opts.names
   if names ~= nil and (type(names) ~= "table" or #names ~= c) then
-    error(string.format("%s: names must list the %d classes, got %s", op, c,
-                        type(names) == "table" and #names .. " names" or type(names)), 2)
+    util.error(string.format("%s: names must list the %d classes, got %s", op, c,
+                        type(names) == "table" and #names .. " names" or type(names)))
   end
   local counts = onehot(op, "target", truth, c, binary):t()
                  :mm(onehot(op, "prediction", pred, c, binary))

@@ -26,20 +26,20 @@ local function class(name, defaults)
     local first = {}
     for i, p in ipairs(params) do
       if not core.is_tensor(p) then
-        error(string.format("%s: parameter %d is a %s, not a tensor", name, i,
-                            type(p)), 2)
+        util.error(string.format("%s: parameter %d is a %s, not a tensor", name, i,
+                            type(p)))
       end
       -- one tensor twice would be moved twice per step
       if first[p] then
-        error(string.format("%s: parameter %d is parameter %d again "
+        util.error(string.format("%s: parameter %d is parameter %d again "
                             .. "(list each once; Module:parameters() does)",
-                            name, i, first[p]), 2)
+                            name, i, first[p]))
       end
       -- the result of an operation: a step would move a temporary
       if p:needs_grad() and not p:is_leaf() then
-        error(string.format("%s: parameter %d is not a leaf (the result of "
+        util.error(string.format("%s: parameter %d is not a leaf (the result of "
                             .. "an operation); pass the tensors themselves, "
-                            .. "model:parameters()", name, i), 2)
+                            .. "model:parameters()", name, i))
       end
       first[p] = i
     end
@@ -143,7 +143,7 @@ end
 function Optimizer:load_state_dict(sd)
   local name = self.name
   local function fail(fmt, ...)
-    error(string.format("%s:load_state_dict: " .. fmt, name, ...), 3)
+    util.error(string.format("%s:load_state_dict: " .. fmt, name, ...))
   end
   if type(sd) ~= "table" or sd.optimizer ~= name then
     fail("the state is of %s", type(sd) == "table" and tostring(sd.optimizer)

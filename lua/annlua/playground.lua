@@ -33,6 +33,7 @@ Features, chosen by name (a list or a comma-separated string):
 ]]
 
 local core = require("annlua.core")
+local util = require("annlua.util")
 local data = require("annlua.data")
 local nn = require("annlua.nn")
 local optim = require("annlua.optim")
@@ -206,13 +207,13 @@ local dataset_options = {n = true, noise = true, seed = true, labels = true}
 function pg.dataset(name, opts)
   opts = opts or {}
   if type(name) ~= "string" or not gen[name] then
-    error(string.format("playground: unknown dataset '%s' (one of %s)",
-                        tostring(name), names_list()), 2)
+    util.error(string.format("playground: unknown dataset '%s' (one of %s)",
+                        tostring(name), names_list()))
   end
   for k in pairs(opts) do
     if not dataset_options[k] then
-      error(string.format("playground.dataset: unknown option '%s' "
-                          .. "(n, noise, seed, labels)", tostring(k)), 2)
+      util.error(string.format("playground.dataset: unknown option '%s' "
+                          .. "(n, noise, seed, labels)", tostring(k)))
     end
   end
   local classify = is_classification(name)
@@ -221,24 +222,24 @@ function pg.dataset(name, opts)
   local noise, seed = opts.noise or 0, opts.seed or 1
   local labels = opts.labels or "sign"
   if math.type(n) ~= "integer" or n < 2 then
-    error("playground.dataset: n must be an integer >= 2, got "
-          .. tostring(n), 2)
+    util.error("playground.dataset: n must be an integer >= 2, got "
+          .. tostring(n))
   end
   if type(noise) ~= "number" or noise < 0 or noise > 0.5 then
-    error("playground.dataset: noise must be in 0..0.5, got "
-          .. tostring(noise), 2)
+    util.error("playground.dataset: noise must be in 0..0.5, got "
+          .. tostring(noise))
   end
   if math.type(seed) ~= "integer" then
-    error("playground.dataset: seed must be an integer, got "
-          .. tostring(seed), 2)
+    util.error("playground.dataset: seed must be an integer, got "
+          .. tostring(seed))
   end
   if labels ~= "sign" and labels ~= "class" then
-    error("playground.dataset: labels must be 'sign' or 'class', got "
-          .. tostring(labels), 2)
+    util.error("playground.dataset: labels must be 'sign' or 'class', got "
+          .. tostring(labels))
   end
   if labels == "class" and not classify then
-    error("playground.dataset: labels = 'class' needs a classification "
-          .. "set, and " .. name .. " is regression", 2)
+    util.error("playground.dataset: labels = 'class' needs a classification "
+          .. "set, and " .. name .. " is regression")
   end
   local p = {x = {}, y = {}, label = {}}
   gen[name](p, n, noise, rng(seed))
@@ -311,22 +312,22 @@ function pg.parse_features(spec)
   elseif type(spec) == "table" then
     items = spec
   else
-    error("playground: features must be a list or a string, got "
-          .. type(spec), 2)
+    util.error("playground: features must be a list or a string, got "
+          .. type(spec))
   end
   local out, seen = {}, {}
   for _, item in ipairs(items) do
     local names = feature_fns[item] and {item} or aliases[item]
     if not names then
-      error(string.format("playground: unknown feature '%s' (one of %s; "
+      util.error(string.format("playground: unknown feature '%s' (one of %s; "
             .. "also x1sq, x2sq, x1x2, sin1, sin2, sin, all)",
-            tostring(item), table.concat(pg.feature_names, ", ")), 2)
+            tostring(item), table.concat(pg.feature_names, ", ")))
     end
     for _, nm in ipairs(names) do
       if not seen[nm] then seen[nm] = true; out[#out + 1] = nm end
     end
   end
-  if #out == 0 then error("playground: no features chosen", 2) end
+  if #out == 0 then util.error("playground: no features chosen") end
   return out
 end
 
@@ -335,9 +336,9 @@ end
 function pg.features(x, spec)
   local names = pg.parse_features(spec)
   if not core.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= 2 then
-    error("playground.features: x must be [N,2], got "
+    util.error("playground.features: x must be [N,2], got "
           .. (core.is_tensor(x) and "[" .. table.concat(x:shape(), ",") .. "]"
-              or type(x)), 2)
+              or type(x)))
   end
   local a, b = x:select(2, 1), x:select(2, 2)
   local cols = {}
@@ -361,12 +362,12 @@ function pg.model(opts)
   local act = opts.activation or pg.defaults.activation
   local cls = pg.activations[act]
   if not cls then
-    error("playground: activation must be tanh, relu, sigmoid or linear, got "
-          .. tostring(act), 2)
+    util.error("playground: activation must be tanh, relu, sigmoid or linear, got "
+          .. tostring(act))
   end
   local out = opts.output or "tanh"
   if out ~= "tanh" and out ~= "linear" then
-    error("playground: output must be tanh or linear, got " .. tostring(out), 2)
+    util.error("playground: output must be tanh or linear, got " .. tostring(out))
   end
   local mods, width = {}, opts.inputs or 2
   for _, k in ipairs(opts.layers or pg.defaults.layers) do
@@ -412,7 +413,7 @@ local train_options = {
 }
 
 local function check_option(ok, fmt, ...)
-  if not ok then error(string.format(fmt, ...), 3) end
+  if not ok then util.error(string.format(fmt, ...)) end
 end
 
 -- pg.train{dataset = "spiral" (or a dataset), n, noise = 0, seed = 1,

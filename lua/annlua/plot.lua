@@ -17,6 +17,7 @@ o test.  Pixels are drawn by the C core (ann.image, libpng).
 ]]
 
 local core = require("annlua.core")
+local util = require("annlua.util")
 local autograd = require("annlua.autograd")
 
 local plot = {}
@@ -27,7 +28,7 @@ plot.FADE = 0.25         -- the heat map is lightened so the points show
 plot.SHADES = 30         -- and drawn in steps, as on the page
 plot.TRAIN_LINE, plot.TEST_LINE = 0x0877bd, 0xf59322
 
-local function fail(fmt, ...) error(string.format(fmt, ...), 3) end
+local function fail(fmt, ...) util.error(string.format(fmt, ...)) end
 
 -- ---------------------------------------------------------------------
 -- terminal
@@ -110,14 +111,13 @@ local function squash(out)
     local p = out:softmax(2)
     return p:select(2, 2) - p:select(2, 1)
   end
-  error("decision_boundary: the model gives " .. out:size(2)
-        .. " outputs per point; 1 (a score) or 2 (class scores) can be drawn", 4)
+  util.error("decision_boundary: the model gives " .. out:size(2)
+        .. " outputs per point; 1 (a score) or 2 (class scores) can be drawn")
 end
 
 -- plot.grid(model, {features, cols = 100, rows = cols, domain = {-6, 6}})
 -- -> [rows, cols]: the output at the centres of a rows x cols tiling of
 -- the square, row 1 at the top (x2 largest), in one forward pass
-local util = require("annlua.util")
 local grid_options = util.set{"features", "cols", "rows", "domain"}
 local boundary_options = util.set{"file", "width", "height", "terminal",
   "cols", "color", "features", "grid", "domain", "test"}

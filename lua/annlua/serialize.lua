@@ -28,6 +28,7 @@ opt:state_dict(), a plain table, and loads as one.
 ]]
 
 local core = require("annlua.core")
+local util = require("annlua.util")
 local Module = require("annlua.nn.Module")
 require("annlua.nn")              -- registers the built-in classes
 
@@ -252,8 +253,8 @@ end
 -- Misuse (a value that can't be saved) raises, naming where it is in obj.
 function M.save(obj, path)
   if type(path) ~= "string" then
-    error("save: bad argument #2 (file name expected, got "
-          .. type(path) .. ")", 2)
+    util.error("save: bad argument #2 (file name expected, got "
+          .. type(path) .. ")")
   end
   local w, err = core._file_writer(path)
   if not w then return nil, err end
@@ -263,7 +264,7 @@ function M.save(obj, path)
   ok, err = pcall(function() save_value(S, obj); flush(S) end)
   if not ok then
     w:abort()
-    error(type(err) == "table" and err.msg or err, 2)
+    util.error(type(err) == "table" and err.msg or err)
   end
   return w:commit()
 end
@@ -347,7 +348,7 @@ function build(D, d)
   ok, m = pcall(cls, table.unpack(args, 1, nargs))
   if not ok then
     error({msg = string.format("%s: cannot rebuild %s from its saved "
-      .. "arguments: %s", D.path, name, tostring(m))})
+      .. "arguments: %s", D.path, name, require("annlua.util").strip(m))})
   end
   for _, kt in ipairs(d.tensors) do
     local k, t = kt[1], kt[2]
@@ -384,8 +385,8 @@ end
 -- valid file that holds nil: "path: the file holds nil")
 function M.load(path, opts)
   if type(path) ~= "string" then
-    error("load: bad argument #1 (file name expected, got "
-          .. type(path) .. ")", 2)
+    util.error("load: bad argument #1 (file name expected, got "
+          .. type(path) .. ")")
   end
   opts = require("annlua.util").options("load", opts, {max_bytes = true})
   local value, err = core._load_records(path, opts.max_bytes,

@@ -13,6 +13,14 @@ local getinfo = type(debug) == "table" and debug.getinfo or nil
 local here = getinfo and getinfo(1, "S").source or ""
 local lib = here:match("^(@.*[/\\])util%.lua$")
 
+-- the C bindings blame the same frame for their errors (lann_raise)
+do
+  local ok, core = pcall(require, "annlua.core")
+  if lib and ok and type(core) == "table" and core._lib_prefix then
+    core._lib_prefix(lib)
+  end
+end
+
 local function internal(info)
   return info.what == "C"
          or (lib ~= nil and info.source:sub(1, #lib) == lib)
@@ -42,6 +50,12 @@ end
 -- util.fail(fmt, ...): util.error(string.format(fmt, ...))
 function util.fail(fmt, ...)
   error(string.format(fmt, ...), user_level())
+end
+
+-- msg without the "file:line: " that error() put in front of it (for a
+-- message caught by pcall and raised again in other words)
+function util.strip(msg)
+  return (tostring(msg):gsub("^[^\n:]*:%d+: ", "", 1))
 end
 
 -- raises msg unless cond, at the user's line (util.error); the level

@@ -12,6 +12,7 @@
 -- of parameters().
 
 local core = require("annlua.core")
+local util = require("annlua.util")
 
 local Module = {}
 Module.__name = "Module"
@@ -95,7 +96,7 @@ Module.__call = function(self, ...) return self:forward(...) end
 function Module:init() end
 
 function Module:forward()
-  error(self.__name .. ": forward is not implemented", 2)
+  util.error(self.__name .. ": forward is not implemented")
 end
 
 function Module:register_parameter(name, t)

@@ -45,7 +45,7 @@ M.Dropout = Module:extend("Dropout")
 function M.Dropout:init(p)
   p = p or 0.5
   check(type(p) == "number" and p >= 0 and p < 1,
-         "Dropout: p must be in [0, 1, 4), got " .. tostring(p))
+         "Dropout: p must be a number in [0, 1) (the probability of zeroing), got " .. tostring(p))
   self.p = p
 end
 function M.Dropout:forward(x)

@@ -128,7 +128,7 @@ function CE:forward(input, target)
     end
     local ok, oh = pcall(core.one_hot, labels, c)
     if not ok then
-      util.fail("CrossEntropyLoss: %s", (tostring(oh):gsub("^one_hot: ", "")))
+      util.fail("CrossEntropyLoss: %s", (util.strip(oh):gsub("^one_hot: ", "")))
     end
     q = oh
   else
