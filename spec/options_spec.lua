@@ -125,3 +125,24 @@ describe("CrossEntropyLoss options", function()
     assert.is_nil(fused.trainer(net, nn.CrossEntropyLoss{label_smoothing = 0.1}, opt, 2))
   end)
 end)
+
+describe("unknown options in fit's own tables", function()
+  it("are rejected: early_stopping, checkpoint, playground", function()
+    local ds = ann.data.TensorDataset(ann.ones(4, 2), ann.tensor{1, 2, 1, 2})
+    local net = nn.Linear(2, 2)
+    local function base(extra)
+      local o = {train = ds, loss = nn.CrossEntropyLoss(), epochs = 1, progress = false,
+                 optimizer = ann.optim.SGD(net:parameters())}
+      for k, v in pairs(extra) do o[k] = v end
+      return o
+    end
+    fails(function() ann.fit(net, base{early_stopping = {patience = 2, restore_best_weights = true}}) end,
+          "fit: early_stopping: unknown option 'restore_best_weights'")
+    fails(function() ann.fit(net, base{checkpoint = {path = "x.ann", monitr = "loss"}}) end,
+          "fit: checkpoint: unknown option 'monitr'")
+    fails(function() ann.fit(net, base{epoch = 3}) end, "fit: unknown option 'epoch'")
+    fails(function() ann.playground.train{epoch = 3} end, "playground.train: unknown option 'epoch'")
+    fails(function() ann.playground.dataset("xor", {nois = 0.1}) end,
+          "playground.dataset: unknown option 'nois'")
+  end)
+end)

@@ -260,9 +260,7 @@ local function check_fit(model, o)
     fail("fit: model must be a module or a function, got %s", type(model))
   end
   if type(o) ~= "table" then fail("fit: expected an options table, got %s", type(o)) end
-  for k in pairs(o) do
-    if not fit_options[k] then fail("fit: unknown option '%s'", tostring(k)) end
-  end
+  util.options("fit", o, fit_options)
   if is_loader(o.train) then
     check_dataset("fit", "train", o.train.dataset, true)
   else
@@ -307,6 +305,10 @@ local function check_fit(model, o)
   end
   local es = o.early_stopping
   if es ~= nil then
+    if type(es) == "table" then
+      util.options("fit: early_stopping", es, util.set{"patience", "monitor",
+                   "min_delta", "mode", "restore_best"})
+    end
     if type(es) ~= "table" or math.type(es.patience) ~= "integer" or es.patience < 0 then
       fail("fit: early_stopping needs {patience = n >= 0 [, monitor =, min_delta =, mode =]}")
     end
@@ -319,6 +321,9 @@ local function check_fit(model, o)
   end
   local ck = o.checkpoint
   if ck ~= nil then
+    if type(ck) == "table" then
+      util.options("fit: checkpoint", ck, util.set{"path", "monitor"})
+    end
     local path = type(ck) == "table" and ck.path or ck
     if type(path) ~= "string" then
       fail("fit: checkpoint must be a path, or {path =, monitor =}")

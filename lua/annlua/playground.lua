@@ -205,17 +205,11 @@ local dataset_options = {n = true, noise = true, seed = true, labels = true}
 -- points) and 2 (the +1 points).  ds.name, ds.kind ("classification" or
 -- "regression"), ds.noise and ds.seed tell how it was made.
 function pg.dataset(name, opts)
-  opts = opts or {}
   if type(name) ~= "string" or not gen[name] then
     util.error(string.format("playground: unknown dataset '%s' (one of %s)",
                         tostring(name), names_list()))
   end
-  for k in pairs(opts) do
-    if not dataset_options[k] then
-      util.error(string.format("playground.dataset: unknown option '%s' "
-                          .. "(n, noise, seed, labels)", tostring(k)))
-    end
-  end
+  opts = util.options("playground.dataset", opts, dataset_options)
   local classify = is_classification(name)
   local n = opts.n or (classify and pg.defaults.n_classify
                        or pg.defaults.n_regress)
@@ -427,11 +421,7 @@ end
 -- of it).  The seed makes the points, the split, the batches and the
 -- initial weights: the same options give the same run.
 function pg.train(opts)
-  opts = opts or {}
-  for k in pairs(opts) do
-    check_option(train_options[k], "playground.train: unknown option '%s'",
-                 tostring(k))
-  end
+  opts = util.options("playground.train", opts, train_options)
   local seed = opts.seed or 1
   local ds = opts.dataset or "spiral"
   if type(ds) == "string" then
