@@ -79,3 +79,24 @@ describe("values checked where they enter", function()
           "accuracy: binary scores [2,1] need 0/1 targets, got 2.5")
   end)
 end)
+
+describe("values checked where they enter, on the fast paths too", function()
+  it("BCE targets when fit runs a fused epoch (no forward in Lua)", function()
+    local net = nn.Sequential{nn.Linear(2, 1)}
+    local ds = ann.data.TensorDataset(ann.ones(4, 2), ann.tensor{{2}, {0}, {1}, {0}})
+    h.fails(function()
+      ann.fit(net, {train = ds, loss = nn.BCEWithLogitsLoss(), metrics = {}, epochs = 1,
+                    optimizer = ann.optim.SGD(net:parameters()), progress = false})
+    end, "BCEWithLogitsLoss: targets must be in [0, 1], got 2")
+  end)
+
+  it("Perceptron:fit's epochs and lr, ann.load's max_bytes, by name", function()
+    local err = h.fails(function()
+      nn.Perceptron(1):fit(ann.tensor{{0}, {1}}, ann.tensor{0, 1}, {epochs = "x"})
+    end, "Perceptron:fit: epochs must be a positive integer, got x")
+    assert.falsy(err:find("perceptron_fit", 1, true), err)
+    err = h.fails(function() ann.load("x.ann", {max_bytes = "x"}) end,
+                  "load: max_bytes must be a number of bytes >= 1, got x")
+    assert.falsy(err:find("_load_records", 1, true), err)
+  end)
+end)

@@ -387,6 +387,10 @@ local function fused_trainer(model, o, st)
   for _, m in ipairs(st.list) do
     if m.fn or o.loss.__name ~= "CrossEntropyLoss" then return nil end
   end
+  -- the checks a loss makes in forward, made once on all the targets
+  if type(o.loss) == "table" and type(o.loss.check_target) == "function" then
+    o.loss:check_target(st.loader.dataset.y)
+  end
   return fused.trainer(model, o.loss, o.optimizer, st.loader.batch_size)
 end
 

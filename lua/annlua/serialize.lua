@@ -388,7 +388,11 @@ function M.load(path, opts)
     util.error("load: bad argument #1 (file name expected, got "
           .. type(path) .. ")")
   end
-  opts = require("annlua.util").options("load", opts, {max_bytes = true})
+  opts = util.options("load", opts, {max_bytes = true})
+  local mb = opts.max_bytes
+  if mb ~= nil and not (type(mb) == "number" and mb >= 1) then
+    util.fail("load: max_bytes must be a number of bytes >= 1, got %s", tostring(mb))
+  end
   local value, err = core._load_records(path, opts.max_bytes,
                                         Module.class_names(), DESC)
   if err then return nil, err end

@@ -27,6 +27,13 @@ end
 -- x: [N, n]; y: [N] of 0/1 (or -1/+1) labels
 function Perceptron:fit(x, y, opts)
   opts = util.options("Perceptron:fit", opts, {epochs = true, lr = true})
+  local epochs, lr = opts.epochs or 100, opts.lr or 1
+  if math.type(epochs) ~= "integer" or epochs < 1 then
+    util.fail("Perceptron:fit: epochs must be a positive integer, got %s", tostring(epochs))
+  end
+  if type(lr) ~= "number" or not (lr > 0) then
+    util.fail("Perceptron:fit: lr must be a number > 0, got %s", tostring(lr))
+  end
   if core.is_tensor(y) then       -- the rule knows 0/1 (-1 counts as 0)
     for i, v in ipairs(y:contiguous():view(-1):totable()) do
       if v ~= 0 and v ~= 1 and v ~= -1 then
@@ -36,7 +43,7 @@ function Perceptron:fit(x, y, opts)
     end
   end
   return core.perceptron_fit(self.weight, self.bias, x, y,
-                             opts.epochs or 100, opts.lr or 1)
+                             epochs, lr)
 end
 
 function Perceptron:describe()

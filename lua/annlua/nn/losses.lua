@@ -55,7 +55,9 @@ for _, lf in ipairs{{"BCELoss", core.bce_loss},
                     {"BCEWithLogitsLoss", core.bce_with_logits}} do
   local name, fn = lf[1], lf[2]
   local cls = loss(name, fn)
-  function cls:forward(input, target)
+  -- also called by ann.fit on the whole target set before a fused epoch,
+  -- which never comes through forward
+  function cls:check_target(target)
     if core.is_tensor(target) and target:numel() > 0 then
       local lo, hi = target:min():item(), target:max():item()
       if not (lo >= 0 and hi <= 1) then
@@ -63,6 +65,9 @@ for _, lf in ipairs{{"BCELoss", core.bce_loss},
                   progress_number(not (lo >= 0) and lo or hi))
       end
     end
+  end
+  function cls:forward(input, target)
+    self:check_target(target)
     return fn(input, target, self.reduction)
   end
 end
