@@ -238,6 +238,17 @@ static void test_clip(void) {
   CHECK(ann_clip_grad_norm(3, ps, 6.5, &total) == 0);  /* now at max_norm */
   CHECK_NEAR(total, 6.5, 1e-5);
   CHECK_NEAR(at(ps[1]->grad, 0), 6, 1e-5);
+  /* between max_norm and twice it: norm 5 (grads 3, 4), max 4, so scaled
+  ** by 4 / 5 to 2.4, 3.2; then max 3.9, just under: by 3.9 / 4 */
+  ann_data(ps[0]->grad)[0] = 3; ann_data(ps[0]->grad)[1] = 4;
+  CHECK(ann_clip_grad_norm(1, ps, 4, &total) == 0);
+  CHECK_NEAR(total, 5, 1e-9);
+  CHECK_NEAR(at(ps[0]->grad, 0), 2.4, 1e-6);
+  CHECK_NEAR(at(ps[0]->grad, 1), 3.2, 1e-6);
+  CHECK(ann_clip_grad_norm(1, ps, 3.9, &total) == 0);
+  CHECK_NEAR(total, 4, 1e-6);
+  CHECK_NEAR(at(ps[0]->grad, 0), 2.4 * 3.9 / 4, 1e-6);
+  CHECK_NEAR(at(ps[0]->grad, 1), 3.2 * 3.9 / 4, 1e-6);
   CHECK_ERR(ERRED(ann_clip_grad_norm(3, ps, -1, &total)), "clip_grad_norm: max_norm -1 < 0");
   CHECK(ann_clip_grad_norm(0, NULL, 1, &total) == 0 && total == 0);
   ann_release(ps[0]); ann_release(ps[1]); ann_release(ps[2]);
