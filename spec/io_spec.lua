@@ -141,6 +141,9 @@ describe("core.csv_read", function()
     fails(':10:1: "z" is not a number', core.csv_read(write("cr2.csv",
       'x,lab\r1,"a\rb"\r2,"c\r\nd"\r3,"e\nf"\r4,"a\rb"\rz,"q"\r'),
       {classes = true}))
+    -- CRLF ends a record as one line end, not two
+    fails(':3:2: "x" is not a number',
+          core.csv_read(write("crlf.csv", "a,b\r\n1,2\r\n3,x\r\n")))
     fails(':4:2: unterminated quoted field', core.csv_read(write("cr3.csv",
       'x,lab\r1,"a\rb"\r2,"c\r\nd\r'), {classes = true}))
   end)

@@ -133,6 +133,16 @@ static void test_adam(void) {
   CHECK_NEAR(at(p, 0), -0.1 - 0.0965182, 2e-6);
   ann_release(p); ann_release(m); ann_release(v);
 
+  /* eps is added to sqrt(v^), after the bias correction: with eps 0.5,
+  ** g = 1, lr 0.1, m^ = v^ = 1 and the step is 0.1 * 1 / (1 + 0.5) */
+  p = param(1, (float[]){0}, (float[]){1});
+  m = ann_zeros(1, (int64_t[]){1}); v = ann_zeros(1, (int64_t[]){1});
+  o = opts(0.1f);
+  o.eps = 0.5f;
+  CHECK(ann_adam_step(1, &p, &m, &v, &o) == 0);
+  CHECK_NEAR(at(p, 0), -0.1 / 1.5, 1e-6);
+  ann_release(p); ann_release(m); ann_release(v);
+
   /* Adam's L2 decay joins the gradient: g = -0.05 + 0.1 * 1 > 0, so the
   ** weight goes down though the raw gradient says up */
   p = param(1, (float[]){1}, (float[]){-0.05f});
