@@ -264,6 +264,12 @@ static void check_gemv(int64_t m, int64_t k, int64_t n) {
             ann_data(c)[i * c->stride[0] + j * c->stride[1]] = at2(c0, i, j);
         CHECK(ann_gemm(1.5f, a, ta, b, tb, 0.5f, c) == 0);
         CHECK(gemm_err(c, 1.5f, opa, opb, 0.5f, c0) <= 2 * tol(k));
+        /* beta 1 adds to what C holds (gradients accumulate so) */
+        for (i = 0; i < m; i++)
+          for (j = 0; j < n; j++)
+            ann_data(c)[i * c->stride[0] + j * c->stride[1]] = at2(c0, i, j);
+        CHECK(ann_gemm(1, a, ta, b, tb, 1, c) == 0);
+        CHECK(gemm_err(c, 1, opa, opb, 1, c0) <= 2 * tol(k));
         /* beta 0: the NaN C held is not read */
         for (i = 0; i < m; i++)
           for (j = 0; j < n; j++)
