@@ -15,8 +15,11 @@
 -- tested and taken out again there.  The list's format: entries of four
 -- lines, "name:", "file:", "from:" (a snippet found exactly once in the
 -- file) and "to:" (its replacement), each value after ": "; optionally
--- "test:", C test names or spec files tried first (a quick kill); "#"
--- lines are comments.  Exit status 0 when every mutant is killed.
+-- "test:", C test names or spec files tried first (a quick kill), and
+-- "equivalent:", why no test can tell the mutant from the original (it
+-- is still run, and reported apart if it survives); "#" lines are
+-- comments.  Exit status 0 when every mutant not marked equivalent is
+-- killed.
 
 local function sh(cmd)                 -- run cmd; true if it exited 0
   local ok = os.execute(cmd)
@@ -97,8 +100,10 @@ local function parse(path)
         local k0 = line:match("^(%a+):$")
         if k0 then k, v = k0, "" end
       end
-      if not k or not ({name = 1, file = 1, from = 1, to = 1, test = 1})[k] then
-        error(("%s:%d: expected name:, file:, from:, to: or test:"):format(
+      if not k or not ({name = 1, file = 1, from = 1, to = 1, test = 1,
+                           equivalent = 1})[k] then
+        error(("%s:%d: expected name:, file:, from:, to:, test: or "
+               .. "equivalent:"):format(
               path, ln), 0)
       end
       if k == "name" then close(); cur = {line = ln} end
@@ -253,7 +258,7 @@ do
 end
 
 -- ---- the run
-local killed, survived, broken = {}, {}, {}
+local killed, survived, broken, equiv = {}, {}, {}, {}
 for i, m in ipairs(list) do
   if not m.bad then
     local path = tmp .. "/" .. m.file
@@ -267,7 +272,10 @@ for i, m in ipairs(list) do
       broken[#broken + 1] = m
     else
       local ok, what = suite(m.test)
-      if ok then
+      if ok and m.equivalent then
+        verdict = "survived, equivalent"
+        equiv[#equiv + 1] = m
+      elseif ok then
         verdict = "SURVIVED"
         survived[#survived + 1] = m
       else
@@ -294,10 +302,13 @@ for _, m in ipairs(survived) do
   io.write(("  SURVIVED %-23s %s: %s -> %s\n"):format(m.name, m.file,
            m.from:gsub("^%s+", ""), (m.to:gsub("^%s+", ""))))
 end
-local tested = #killed + #survived
-io.write(("mutants: %d of %d killed (%.0f%%), %d survived, %d stale, "
-          .. "%d not building\n"):format(#killed, tested,
-          tested > 0 and 100 * #killed / tested or 0, #survived, #stale,
-          #broken))
+for _, m in ipairs(equiv) do
+  io.write(("  equivalent %-21s %s\n"):format(m.name, m.equivalent))
+end
+local tested = #killed + #survived + #equiv
+io.write(("mutants: %d of %d killed (%.0f%%), %d survived, %d equivalent, "
+          .. "%d stale, %d not building\n"):format(#killed, tested,
+          tested > 0 and 100 * #killed / tested or 0, #survived, #equiv,
+          #stale, #broken))
 cleanup()
 os.exit((#survived == 0 and #stale == 0 and #broken == 0) and 0 or 1)
