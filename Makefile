@@ -317,9 +317,16 @@ uninstall:
 clean:
 	rm -rf $(B)
 
+# ---- mutants: small bugs planted one at a time (tools/mutants.txt) in a
+# scratch copy of the tree, each built and run against the suite; reports
+# which the tests kill.  ONLY=name,... runs some.  Long: nice, once.
+mutants:
+	nice -n 10 $(LUA) tools/mutants.lua --list tools/mutants.txt \
+	  $(if $(ONLY),--only $(ONLY))
+
 -include $(wildcard $(B)/obj/*.d)
 
 FORCE:
 
 .PHONY: all test ctest bench run deps install install-lua install-dev \
-        uninstall clean FORCE stage
+        uninstall clean FORCE stage mutants

@@ -81,6 +81,14 @@ describe("grad_check on elementwise ops", function()
     check(function(x) return x:clamp(-0.5, 0.5) end, {a})
   end)
 
+  -- at a bound clamp passes the gradient (as PyTorch: lo <= x <= hi);
+  -- finite differences can't say, so by hand
+  it("passes clamp's gradient at the bounds, not beyond", function()
+    local x = ann.tensor{-0.5, 0.5, 0.25, -1, 1}:requires_grad()
+    x:clamp(-0.5, 0.5):sum():backward()
+    near_all({1, 1, 1, 0, 0}, x.grad, 0)
+  end)
+
   it("differentiates a 0-dim operand and a tensor exponent", function()
     local s = ann.tensor(1.5):requires_grad()
     check(function(x, y) return x * y end, {a, s})

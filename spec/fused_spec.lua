@@ -356,6 +356,48 @@ describe("fused training", function()
     assert(err <= 1e-5)
   end)
 
+  -- probability targets whose rows do not sum to 1 take the fused
+  -- cross-entropy's probability branch (ann_mlp.c, prob = 1): the grads of
+  -- one Linear layer against the closed form dz = (softmax(z) sum(t) - t)/N,
+  -- dW = dz^T x, db = sum of dz's rows, worked out here in Lua doubles
+  it("has the closed-form gradient for probability rows not summing to 1",
+     function()
+    ann.manual_seed(21)
+    local net = nn.Sequential{nn.Linear(2, 3)}
+    local tr = assert(fused.trainer(net, nn.CrossEntropyLoss(),
+                      ann.optim.SGD(net:parameters(), {lr = 0.1}), 4))
+    local xs = {{0.5, -1}, {2, 0.25}, {-1.5, 1}, {0, 0}}
+    local ts = {{0.5, 0.25, 0}, {1, 1, 0.5}, {0, 0, 0}, {0.2, 0, 0.1}}
+    local W, b = net:get(1).weight:totable(), net:get(1).bias:totable()
+    local n, dW, db, loss = #xs, {{0, 0}, {0, 0}, {0, 0}}, {0, 0, 0}, 0
+    for i = 1, n do
+      local z, m, s = {}, -math.huge, 0
+      for j = 1, 3 do
+        z[j] = W[j][1] * xs[i][1] + W[j][2] * xs[i][2] + b[j]
+        m = math.max(m, z[j])
+      end
+      for j = 1, 3 do s = s + math.exp(z[j] - m) end
+      local lse, tsum = m + math.log(s), ts[i][1] + ts[i][2] + ts[i][3]
+      for j = 1, 3 do
+        local dz = (math.exp(z[j] - lse) * tsum - ts[i][j]) / n
+        loss = loss - ts[i][j] * (z[j] - lse) / n
+        db[j] = db[j] + dz
+        for k = 1, 2 do dW[j][k] = dW[j][k] + dz * xs[i][k] end
+      end
+    end
+    local params = net:parameters()
+    for _, p in ipairs(params) do p.grad = nil end
+    local got = tr.plan.mlp:grad(ann.tensor(xs), ann.tensor(ts), tr.kind)
+    near(loss, got, 1e-5)
+    local gW, gb = params[1].grad:totable(), params[2].grad:totable()
+    for j = 1, 3 do
+      near(db[j], gb[j], 1e-5)
+      for k = 1, 2 do near(dW[j][k], gW[j][k], 1e-5) end
+    end
+    -- and the general path agrees (its own closed form: losses_spec)
+    assert.is_true((tr:check(ann.tensor(xs), ann.tensor(ts))))
+  end)
+
   it("declines what it does not know", function()
     local net = nn.Sequential{nn.Linear(2, 2)}
     local sgd = ann.optim.SGD(net:parameters(), {lr = 0.1})
@@ -395,9 +437,12 @@ describe("ann.fit on the fused path", function()
     local net = nn.Sequential{nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)}
     local opt = ann.optim[opt_name](net:parameters(), {lr = 0.01})
     assert.truthy(fused.trainer(net, nn.CrossEntropyLoss(), opt, 16))
+    local before = fused.epochs_run
     local h = ann.fit(net, {train = ds, validation = ds, loss = nn.CrossEntropyLoss(),
                             optimizer = opt, epochs = 3, batch_size = 16, seed = 2,
                             progress = false, fused = fused_on})
+    -- the path each run claims: all 3 epochs fused, or none
+    assert.equal(fused_on and 3 or 0, fused.epochs_run - before)
     return h, net
   end
 
@@ -421,9 +466,11 @@ describe("ann.fit on the fused path", function()
     local ds = ann.data.TensorDataset(x, ann.ones(40))
     local net = nn.Sequential{nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)}
     local opt = ann.optim.SGD(net:parameters(), {lr = 0.1})
+    local before = fused.epochs_run
     local ok, err = pcall(ann.fit, net, {train = ds, loss = nn.CrossEntropyLoss(),
       optimizer = opt, epochs = 2, batch_size = 20, shuffle = false, progress = false})
     assert.is_false(ok)
+    assert.equal(1, fused.epochs_run - before)   -- stopped in a fused epoch
     assert.equal("fit: loss is nan at epoch 1, step 2; lower the learning rate or check the data",
                  (err:gsub("^spec/fused_spec%.lua:%d+: ", "")))
     for _, p in ipairs(net:parameters()) do        -- step 1 only: finite

@@ -86,6 +86,59 @@ describe("BCELoss", function()
   end)
 end)
 
+-- near p = 0 and p = 1 the gradient (p - t) / (p (1 - p)) / N is huge and
+-- every digit counts: compared relatively, on p exactly representable in
+-- float32 (powers of 2), with p (1 - p) floored at 1e-12 as in PyTorch
+describe("BCELoss near saturation", function()
+  local p = {2^-20, 1 - 2^-20, 2^-30, 1 - 2^-24, 0, 1}
+  local t = {0, 1, 1, 0, 1, 0}
+  local n = #p
+
+  local function rel_all(want, got, tol)
+    for k = 1, #want do
+      local err = math.abs(got[k] - want[k]) / math.max(math.abs(want[k]), 1e-30)
+      assert(err <= tol, ("entry %d: got %.9g, expected %.9g"):format(k, got[k], want[k]))
+    end
+  end
+
+  it("has gradient (p - t) / max(p (1 - p), 1e-12) / N", function()
+    local x = ann.tensor(p):requires_grad()
+    nn.BCELoss()(x, ann.tensor(t)):backward()
+    local g = {}
+    for k = 1, n do
+      g[k] = (p[k] - t[k]) / math.max(p[k] * (1 - p[k]), 1e-12) / n
+    end
+    -- by hand: (p - 1) / (p (1 - p)) = -1 / p, so -2^30 / 6 at p = 2^-30;
+    -- p = 1 with t = 0 hits the floor: 1 / 1e-12 / 6
+    near(-2^30 / 6, g[3], 1e-3)
+    near(1e12 / 6, g[6], 1)
+    rel_all(g, x.grad:totable(), 1e-5)
+  end)
+
+  it("has losses -log p, with log clamped at -100", function()
+    local want = {}
+    for k = 1, n do
+      local q = t[k] == 1 and p[k] or 1 - p[k]
+      want[k] = q > 0 and -math.log(q) or 100
+    end
+    -- 2^-30 costs 30 log 2; p = 0 with t = 1 costs the clamp, 100
+    near(30 * math.log(2), want[3], 1e-12)
+    local got = nn.BCELoss{reduction = "none"}(ann.tensor(p), ann.tensor(t))
+    near_all(want, got, 2e-5)
+    assert.equal(100, got:get(5))
+  end)
+
+  it("gives the target the gradient log(1 - p) - log(p)", function()
+    local pt = {2^-20, 0.25, 1 - 2^-20}
+    local y = ann.tensor{0, 0.5, 1}:requires_grad()
+    nn.BCELoss{reduction = "sum"}(ann.tensor(pt), y):backward()
+    local g = {}
+    for k = 1, 3 do g[k] = math.log(1 - pt[k]) - math.log(pt[k]) end
+    near(20 * math.log(2), g[1], 1e-5)
+    rel_all(g, y.grad:totable(), 1e-5)
+  end)
+end)
+
 describe("BCEWithLogitsLoss", function()
   it("equals BCE of the sigmoid, with gradient (sigmoid(z) - t) / N", function()
     local z, t = {0, 2, -1, 0.5}, {1, 0, 1, 0.25}
@@ -168,6 +221,32 @@ describe("CrossEntropyLoss", function()
     loss:backward()
     local s = softmax(logits[1])
     near_all({s[1] - 0.25, s[2] - 0.75, s[3]}, x.grad)
+  end)
+
+  -- rows of t that do not sum to 1 (a smoothed or unnormalised target):
+  -- d/dx of -sum_j t_j log softmax_j is softmax * sum(t) - t, and the
+  -- target gets -log softmax
+  it("takes probability rows that do not sum to 1", function()
+    local t = {{0.5, 0.25, 0}, {1, 1, 0.5}, {0, 0, 0}}
+    local x = ann.tensor(logits):requires_grad()
+    local y = ann.tensor(t):requires_grad()
+    local loss = nn.CrossEntropyLoss()(x, y)
+    local want, gx, gy = 0, {}, {}
+    for i = 1, 3 do
+      local s, ls, ts = softmax(logits[i]), lse(logits[i]), 0
+      for j = 1, 3 do ts = ts + t[i][j] end
+      for j = 1, 3 do
+        want = want - t[i][j] * (logits[i][j] - ls) / 3
+        gx[#gx + 1] = (s[j] * ts - t[i][j]) / 3
+        gy[#gy + 1] = -(logits[i][j] - ls) / 3
+      end
+    end
+    near(want, loss:item())
+    loss:backward()
+    near_all(gx, x.grad)
+    near_all(gy, y.grad)
+    -- row 2 sums to 2.5: the gradient of its equal logits is 2.5/3 - t
+    near((2.5 / 3 - 1) / 3, x.grad:get(2, 1), 1e-6)
   end)
 
   it("accepts a single 1-d row of logits", function()

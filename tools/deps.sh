@@ -6,8 +6,10 @@ set -eu
 
 # g++ and pkg-config: spec/install_spec.lua builds a C++ program against
 # the installed library through pkg-config
+# python3-numpy: spec/io_spec.lua round-trips .npy files through NumPy
 PKGS="gcc g++ libc6-dev make pkg-config lua5.4 liblua5.4-dev libopenblas-dev
-lua-busted luarocks zlib1g-dev libreadline-dev libpng-dev libfann-dev"
+lua-busted luarocks zlib1g-dev libreadline-dev libpng-dev libfann-dev
+python3-numpy"
 
 installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'

@@ -230,6 +230,63 @@ static void check_gemm(int64_t m, int64_t k, int64_t n) {
   ann_release(c0); ann_release(x); ann_release(y);
 }
 
+/* ---- one-row and one-column products ----------------------------------
+** [1,k] x [k,n] and [m,k] x [k,1] go to the BLAS's matrix-vector product
+** (when a BLAS is loaded and the product is not small): every transpose
+** flag, operands narrowed so that a vector's stride is not 1, and C as a
+** strided column or a row of a transposed view */
+
+/* an r x c view with ld = c + pad of random storage */
+static ann_Tensor *padded(int64_t r, int64_t c, int64_t pad) {
+  ann_Tensor *big = randt(2, r, c + pad, 0), *v;
+  int64_t sh[2] = {r, c}, st[2] = {c + pad, 1};
+  v = view(big, 2, sh, st, 0);
+  ann_release(big);
+  return v;
+}
+
+static void check_gemv(int64_t m, int64_t k, int64_t n) {
+  int ta, tb, tc;
+  for (ta = 0; ta <= 1; ta++)
+    for (tb = 0; tb <= 1; tb++)
+      for (tc = 0; tc <= 1; tc++) {
+        ann_Tensor *a = ta ? padded(k, m, 2) : padded(m, k, 2);
+        ann_Tensor *b = tb ? padded(n, k, 3) : padded(k, n, 3);
+        ann_Tensor *opa = ta ? tview(a) : copyt(a);
+        ann_Tensor *opb = tb ? tview(b) : copyt(b);
+        ann_Tensor *c0 = randt(2, m, n, 0), *cs, *c;
+        int64_t i, j;
+        /* C [m,n]: rows of ld n + 4, or the transpose of [n,m] with ld m + 1 */
+        cs = tc ? padded(n, m, 1) : padded(m, n, 4);
+        c = tc ? tview(cs) : view(cs, 2, cs->shape, cs->stride, 0);
+        for (i = 0; i < m; i++)
+          for (j = 0; j < n; j++)
+            ann_data(c)[i * c->stride[0] + j * c->stride[1]] = at2(c0, i, j);
+        CHECK(ann_gemm(1.5f, a, ta, b, tb, 0.5f, c) == 0);
+        CHECK(gemm_err(c, 1.5f, opa, opb, 0.5f, c0) <= 2 * tol(k));
+        /* beta 1 adds to what C holds (gradients accumulate so) */
+        for (i = 0; i < m; i++)
+          for (j = 0; j < n; j++)
+            ann_data(c)[i * c->stride[0] + j * c->stride[1]] = at2(c0, i, j);
+        CHECK(ann_gemm(1, a, ta, b, tb, 1, c) == 0);
+        CHECK(gemm_err(c, 1, opa, opb, 1, c0) <= 2 * tol(k));
+        /* beta 0: the NaN C held is not read */
+        for (i = 0; i < m; i++)
+          for (j = 0; j < n; j++)
+            ann_data(c)[i * c->stride[0] + j * c->stride[1]] = NAN;
+        CHECK(ann_gemm(-1, a, ta, b, tb, 0, c) == 0);
+        CHECK(gemm_err(c, -1, opa, opb, 0, NULL) <= tol(k));
+        ann_release(a); ann_release(b); ann_release(opa); ann_release(opb);
+        ann_release(c0); ann_release(cs); ann_release(c);
+      }
+  {                                     /* and through ann_mm */
+    ann_Tensor *a = randt(2, m, k, 0), *b = randt(2, k, n, 0);
+    ann_Tensor *c = ann_mm(a, b);
+    CHECK(c != NULL && gemm_err(c, 1, a, b, 0, NULL) <= tol(k));
+    ann_release(a); ann_release(b); ann_release(c);
+  }
+}
+
 static void check_empty(void) {
   ann_Tensor *a = ann_zeros(2, (int64_t[]){0, 3});
   ann_Tensor *b = ann_zeros(2, (int64_t[]){3, 4});
@@ -528,6 +585,10 @@ int main(void) {
       check_vectors(sizes[i][0], sizes[i][1]);
     }
     check_gemm(4, 4, 4);
+    check_gemv(1, 784, 256);            /* an MNIST row through a layer */
+    check_gemv(1, 300, 200);
+    check_gemv(300, 200, 1);
+    check_gemv(257, 130, 1);
     check_threads(builtin);
     check_copied_views();
     check_empty();

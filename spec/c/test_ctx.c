@@ -79,7 +79,23 @@ static void test_limit(void) {
   /* the host's own bytes count against the same limit */
   CHECK(ann_ctx_account(c, 1000000) == 0);
   CHECK_ERR(ann_ctx_account(c, 100000) == 0, "not enough memory");
+  /* a core block too: 1 MB of the host's and 100 KB don't fit in 1 MB */
+  {
+    int64_t q = 25000;
+    CHECK_ERR(ann_empty(1, &q) != NULL, "not enough memory");
+  }
   CHECK(ann_ctx_account(c, -1000000) == 0);
+  ann_ctx_trim(c);                           /* what the refusal cached */
+  CHECK(ann_ctx_held(c) == 0);
+  /* and the other way: 600 KB live in the core, 600 KB more for the host
+  ** are refused, 400 KB accepted */
+  u = ann_empty(1, &n1);
+  CHECK(u != NULL);
+  CHECK_ERR(ann_ctx_account(c, 600000) == 0, "not enough memory");
+  CHECK(ann_ctx_account(c, 400000) == 0);
+  CHECK(ann_ctx_account(c, -400000) == 0);
+  ann_release(u);
+  ann_ctx_trim(c);
   CHECK(ann_ctx_held(c) == 0);
   ann_ctx_use(NULL);
   ann_ctx_free(c);

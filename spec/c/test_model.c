@@ -367,6 +367,11 @@ static void test_crafted(void) {
   r_table(&b, 0xFFFFFFFFu);
   crafted(&b, "bad body at byte 25: 4294967295 table entries can't fit");
   b.n = 0;
+  /* a count under the bytes left but not under them / 2 bytes an entry */
+  r_table(&b, 10);
+  for (i = 0; i < 12; i++) u8(&b, 0);
+  crafted(&b, "10 table entries can't fit in the 12 bytes left");
+  b.n = 0;
   r_module(&b, "Sequential"); r_table(&b, 0); u8(&b, 0); le(&b, 0x7FFFFFFF, 4);
   crafted(&b, "tensors can't fit");
   b.n = 0;

@@ -133,6 +133,16 @@ static void test_adam(void) {
   CHECK_NEAR(at(p, 0), -0.1 - 0.0965182, 2e-6);
   ann_release(p); ann_release(m); ann_release(v);
 
+  /* eps is added to sqrt(v^), after the bias correction: with eps 0.5,
+  ** g = 1, lr 0.1, m^ = v^ = 1 and the step is 0.1 * 1 / (1 + 0.5) */
+  p = param(1, (float[]){0}, (float[]){1});
+  m = ann_zeros(1, (int64_t[]){1}); v = ann_zeros(1, (int64_t[]){1});
+  o = opts(0.1f);
+  o.eps = 0.5f;
+  CHECK(ann_adam_step(1, &p, &m, &v, &o) == 0);
+  CHECK_NEAR(at(p, 0), -0.1 / 1.5, 1e-6);
+  ann_release(p); ann_release(m); ann_release(v);
+
   /* Adam's L2 decay joins the gradient: g = -0.05 + 0.1 * 1 > 0, so the
   ** weight goes down though the raw gradient says up */
   p = param(1, (float[]){1}, (float[]){-0.05f});
@@ -238,6 +248,17 @@ static void test_clip(void) {
   CHECK(ann_clip_grad_norm(3, ps, 6.5, &total) == 0);  /* now at max_norm */
   CHECK_NEAR(total, 6.5, 1e-5);
   CHECK_NEAR(at(ps[1]->grad, 0), 6, 1e-5);
+  /* between max_norm and twice it: norm 5 (grads 3, 4), max 4, so scaled
+  ** by 4 / 5 to 2.4, 3.2; then max 3.9, just under: by 3.9 / 4 */
+  ann_data(ps[0]->grad)[0] = 3; ann_data(ps[0]->grad)[1] = 4;
+  CHECK(ann_clip_grad_norm(1, ps, 4, &total) == 0);
+  CHECK_NEAR(total, 5, 1e-9);
+  CHECK_NEAR(at(ps[0]->grad, 0), 2.4, 1e-6);
+  CHECK_NEAR(at(ps[0]->grad, 1), 3.2, 1e-6);
+  CHECK(ann_clip_grad_norm(1, ps, 3.9, &total) == 0);
+  CHECK_NEAR(total, 4, 1e-6);
+  CHECK_NEAR(at(ps[0]->grad, 0), 2.4 * 3.9 / 4, 1e-6);
+  CHECK_NEAR(at(ps[0]->grad, 1), 3.2 * 3.9 / 4, 1e-6);
   CHECK_ERR(ERRED(ann_clip_grad_norm(3, ps, -1, &total)), "clip_grad_norm: max_norm -1 < 0");
   CHECK(ann_clip_grad_norm(0, NULL, 1, &total) == 0 && total == 0);
   ann_release(ps[0]); ann_release(ps[1]); ann_release(ps[2]);
