@@ -102,6 +102,14 @@ ann_Tensor *ann_new(int ndim, const int64_t *shape);
 /* a new header viewing t's storage (refs taken), shape/stride copied */
 ann_Tensor *ann_new_view(const ann_Tensor *t);
 void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
+/* Every tensor's shape keeps the product of its dims (a 0 dim counted as 1)
+** at most ANN_MAX_NUMEL, so numel, strides, outer/inner products and byte
+** counts (x8 for double accumulators) never overflow int64, whatever
+** multiplies them; views (expand) are held to it as well as storage.
+** ann_shape_numel checks a shape: its numel, or -1 with
+** "op: shape [..] has too many elements (at most 2^60)" or a negative dim */
+#define ANN_MAX_NUMEL ((int64_t)1 << 60)
+int64_t ann_shape_numel(const char *op, int ndim, const int64_t *shape);
 /* checks 0 <= d < ndim, else sets "op: dim d out of range for [..]" */
 int ann_checkdim(const char *op, const ann_Tensor *t, int d);
 /* refuses (with "op: tensor [..] is expanded ...") a tensor that has a dim
@@ -195,7 +203,14 @@ int ann_mlp_run(const ann_MlpNet *net, const float *x, int64_t rows,
 **   ann_Loop l; ann_loop_init(&l, 2, t->ndim, t->shape, strides);
 **   do { float *x = base0 + l.off[0]; ... run of l.len, steps l.step[k] }
 **   while (ann_loop_next(&l));
+** A long walk (a reduction, an elementwise op) calls ann_loop_poll(&l, op)
+** after init: runs are then cut into chunks of at most ANN_LOOP_CHUNK
+** elements and the host's cancel is polled every ANN_LOOP_POLL elements;
+** when it stops the walk, next returns 0 with l.stop set and the error
+** "op: cancelled by the host": the caller must check l.stop.
 */
+#define ANN_LOOP_CHUNK ((int64_t)1 << 16)
+#define ANN_LOOP_POLL ((int64_t)1 << 24)
 #define ANN_LOOPMAX 4
 typedef struct ann_Loop {
   int n, ndim;                           /* operands, dims after merging */
@@ -206,13 +221,17 @@ typedef struct ann_Loop {
   int64_t len;                           /* run length (innermost dim) */
   int64_t step[ANN_LOOPMAX];             /* innermost stride per operand */
   int empty;
+  const char *op;                        /* polled walks: the op; else NULL */
+  int64_t inner, left;                   /* chunk start, elements to a poll */
+  int stop;                              /* cancelled */
 } ann_Loop;
+int ann_loop_chunk(ann_Loop *l);         /* ann_tensor.c */
 
 static inline void ann_loop_init(ann_Loop *l, int n, int ndim,
                                  const int64_t *shape,
                                  const int64_t *const *strides) {
   int i, k, m = 0;
-  l->n = n; l->empty = 0;
+  l->n = n; l->empty = 0; l->op = NULL; l->stop = 0;
   for (i = 0; i < ndim; i++) {
     if (shape[i] == 0) l->empty = 1;
     if (shape[i] == 1) continue;         /* size-1 dims don't move */
@@ -241,6 +260,11 @@ static inline void ann_loop_init(ann_Loop *l, int n, int ndim,
   l->len = l->shape[m-1];
 }
 
+static inline void ann_loop_poll(ann_Loop *l, const char *op) {
+  l->op = op; l->inner = 0; l->left = ANN_LOOP_POLL;
+  if (l->len > ANN_LOOP_CHUNK) l->len = ANN_LOOP_CHUNK;
+}
+
 /* t's strides seen with ndim >= t->ndim dims, aligned from the right as
 ** in broadcasting: 0 on new dims and on t's dims of size 1 */
 static inline void ann_bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
@@ -252,6 +276,7 @@ static inline void ann_bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
 /* advances to the next run; 0 when done */
 static inline int ann_loop_next(ann_Loop *l) {
   int i, k;
+  if (l->op && ann_loop_chunk(l)) return !l->stop;
   for (i = l->ndim - 2; i >= 0; i--) {
     if (++l->idx[i] < l->shape[i]) {
       for (k = 0; k < l->n; k++) l->off[k] += l->stride[k][i];
