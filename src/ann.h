@@ -290,6 +290,9 @@ typedef struct ann_Config {
   const char *blas_core;    /* kernel in use, e.g. "SkylakeX" */
   const char *simd;         /* "avx512", "avx2" or "scalar" */
   int threads;
+  /* the BLAS self-check at load: "passed", "none (built-in kernels)", or
+  ** "failed: ...; using the built-in kernels" (blas is then "builtin") */
+  const char *blas_check;
 } ann_Config;
 
 /*
