@@ -436,7 +436,7 @@ describe("atomic save", function()
     local ls = io.popen("ls -a " .. h.quote(dir))
     local names = ls:read("a")
     ls:close()
-    assert.is_nil(names:find("replace.ann.tmp", 1, true))
+    assert.is_nil(names:find("replace.ann.ann-tmp", 1, true))
   end)
 
   it("a process killed mid-save leaves the previous file loadable", function()
@@ -462,21 +462,42 @@ describe("atomic save", function()
       if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
       os.execute("sleep 0.05")
     end
-    -- the temp file is there, recognisable, and not a loadable model
-    local tmp = p .. ".tmp-" .. pid
+    -- the temp file is there, named by the pattern (docs/file-format.md),
+    -- and not a loadable model
+    local tmp = dir .. "/.killed.ann.ann-tmp-" .. pid
     assert.is_true(exists(tmp))
     local f = io.open(tmp, "rb")
     local size = f:seek("end")
     f:close()
     assert.is_true(size > 100e6)          -- it was cut mid-write
     assert.is_nil((ann.load(tmp)))
-    os.remove(tmp)
     os.remove(marker)
     -- the old file is intact and loads
     assert.are.equal(before, slurp(p))
     local back = assert(ann.load(p))
     assert.are.equal(1, back.epoch)
     assert.is_true(params_equal(small, back.model))
+    -- a temp file of a live process (a sleeping child) and files that only
+    -- look alike stay; the next save of the path removes the dead one's
+    local sl = io.popen("sleep 30 >/dev/null 2>&1 & echo $!")
+    local live = sl:read("n")
+    sl:close()
+    local keep = {dir .. "/.killed.ann.ann-tmp-" .. live,
+                  dir .. "/.killed.ann.ann-tmp-x" .. pid,
+                  dir .. "/.other.ann.ann-tmp-" .. pid,
+                  dir .. "/killed.ann.ann-tmp-" .. pid}
+    for _, k in ipairs(keep) do h.writefile(k, "x") end
+    local dead2 = dir .. "/.killed.ann.ann-tmp-" .. pid .. "-2"
+    h.writefile(dead2, "x")
+    assert(ann.save({model = small, epoch = 2}, p))
+    assert.is_false(exists(tmp))
+    assert.is_false(exists(dead2))
+    for _, k in ipairs(keep) do
+      assert.is_true(exists(k), k)
+      os.remove(k)
+    end
+    os.execute("kill " .. live)
+    assert.are.equal(2, ann.load(p).epoch)
   end)
 end)
 

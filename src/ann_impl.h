@@ -96,6 +96,11 @@ int ann_file_io(void);
 int ann_file_slurp(const char *path, int gz, size_t max, char **buf,
                    size_t *len);
 FILE *ann_file_wopen(const char *path);
+/* a new temporary file beside path, .<name>.ann-tmp-<pid>[-<k>], created
+** exclusively after the temp files of path left by dead processes are
+** removed (ann_file.c, docs/file-format.md): an fd, its name in *tmp
+** (ann_free it); -1 with errno and *tmp NULL */
+int ann_file_temp(const char *path, char **tmp);
 
 /* a new tensor header with fresh contiguous storage (ann_tensor.c) */
 ann_Tensor *ann_new(int ndim, const int64_t *shape);

@@ -359,27 +359,20 @@ static int write_floats(FILE *f, const float *x, size_t n) {
   return 0;
 }
 
-/* a new temporary file beside path, created exclusively */
-static FILE *open_temp(const char *path, char *tmp, size_t size) {
-  static _Atomic unsigned counter;
-  int i, fd;
-  for (i = 0; i < 100; i++) {
-    FILE *f;
-    snprintf(tmp, size, "%s.tmp%ld.%u", path, (long)getpid(), counter++);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-      if (errno == EEXIST) continue;
-      return NULL;
-    }
-    if ((f = fdopen(fd, "wb")) == NULL) {
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      errno = e;
-    }
-    return f;
+/* a new temporary file beside path (ann_file_temp), as a FILE */
+static FILE *open_temp(const char *path, char **tmp) {
+  FILE *f;
+  int fd = ann_file_temp(path, tmp);
+  if (fd < 0) return NULL;
+  if ((f = fdopen(fd, "wb")) == NULL) {
+    int e = errno;
+    close(fd);
+    unlink(*tmp);
+    ann_free(*tmp);
+    *tmp = NULL;
+    errno = e;
   }
-  return NULL;
+  return f;
 }
 
 /* so that the rename itself survives a crash; failure here is harmless */
@@ -423,13 +416,10 @@ int ann_npy_save(const ann_Tensor *t, const char *path) {
     return e ? ann_seterror("npy_save: %s: write error (reported by the "
                             "host)", path) : 0;
   }
-  if ((tmp = ann_malloc(strlen(path) + 40)) == NULL)
-    return ann_release(c), ann_nomem("npy_save");
-  if ((f = open_temp(path, tmp, strlen(path) + 40)) == NULL) {
+  if ((f = open_temp(path, &tmp)) == NULL) {
     e = errno;
     ann_seterror("npy_save: %s: cannot create a temporary file: %s", path,
                  strerror(e));
-    ann_free(tmp);
     ann_release(c);
     return -1;
   }

@@ -231,7 +231,12 @@ static void test_atomic(void) {
   w = ann_writer_open(path);
   CHECK(w != NULL);
   ann_writer_bytes(w, "new", 3);
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+  {   /* .<name>.ann-tmp-<pid> beside it (docs/file-format.md) */
+    const char *slash = strrchr(path, '/');
+    int dl = slash ? (int)(slash - path) + 1 : 0;
+    snprintf(tmp, sizeof tmp, "%.*s.%s.ann-tmp-%ld", dl, path, path + dl,
+             (long)getpid());
+  }
   CHECK(stat(tmp, &st) == 0);
   ann_writer_abort(w);
   CHECK(stat(tmp, &st) != 0);
