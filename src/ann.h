@@ -459,6 +459,17 @@ int ann_perceptron_fit(ann_Tensor *w, ann_Tensor *b, const ann_Tensor *x,
 /* ---- files (ann_idx.c, ...): NULL and an error naming the file and the
 ** place on failure ------------------------------------------------------- */
 ann_Tensor *ann_idx_read(const char *path);  /* IDX, raw or gzip; values as floats */
+/* Limits of the readers (IDX, CSV, NPY), against decompression bombs and
+** headers that announce more than the file holds: max_bytes bounds the
+** file's bytes after gzip is undone (checked as it inflates), max_elements
+** the elements of the tensors made (checked before they are allocated;
+** CSV: the cells of a line and the rows as they grow).  0 takes the
+** default; a limit hit is an error naming it: "f.idx: inflates to more
+** than 268435456 bytes (the max_bytes limit)". */
+#define ANN_READ_MAX_BYTES ((size_t)256 << 20)
+#define ANN_READ_MAX_ELEMENTS ((int64_t)1 << 26)
+typedef struct ann_ReadOpts { size_t max_bytes; int64_t max_elements; } ann_ReadOpts;
+ann_Tensor *ann_idx_read_opts(const char *path, const ann_ReadOpts *o);  /* NULL: defaults */
 
 /* CSV, raw or gzip (ann_csv.c).  Errors name the place: "f.csv:17:3:
 ** "abc" is not a number" (line and field, 1-based). */
@@ -469,6 +480,7 @@ typedef struct ann_CsvOpts {
   const char *label_name;  /* if set, the label is the column of this name */
   int classes;             /* label values -> classes 1..n; else float target */
   char delimiter;          /* 0 means ',' */
+  ann_ReadOpts limits;     /* 0s: the defaults */
 } ann_CsvOpts;
 typedef struct ann_Csv {
   ann_Tensor *x;           /* [N,F] */
@@ -487,6 +499,7 @@ void ann_csv_free(ann_Csv *c);               /* releases and zeroes *c */
 ** either endian, read as float32; written as '<f4' version 1.0 through a
 ** temporary file renamed over path */
 ann_Tensor *ann_npy_load(const char *path);
+ann_Tensor *ann_npy_load_opts(const char *path, const ann_ReadOpts *o);
 int ann_npy_save(const ann_Tensor *t, const char *path);
 
 /* Model files (ann_file.c): the container of docs/file-format.md.  Magic,

@@ -425,8 +425,9 @@ static int read_all(ann_Reader *r, const char *path, size_t max) {
   }
   if ((uint64_t)st.st_size > max) {
     close(fd);
-    return ann_seterror("%s: %lld bytes is more than the limit of %llu",
-                        path, (long long)st.st_size, (unsigned long long)max);
+    return ann_seterror("%s: %lld bytes, more than %llu (the max_bytes "
+                        "limit)", path, (long long)st.st_size,
+                        (unsigned long long)max);
   }
   r->buf = ann_malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
   if (r->buf == NULL) {

@@ -93,8 +93,15 @@ void ann_cache_flush(ann_Ctx *c);
 ** stream writing through io.write, closed by fclose through io.close. */
 int ann_file_check(const char *path);
 int ann_file_io(void);
+/* the whole file (gzip undone when gz); max bounds the bytes read and the
+** bytes inflated (0: no bound) */
 int ann_file_slurp(const char *path, int gz, size_t max, char **buf,
                    size_t *len);
+/* o's limits with the defaults for 0s (NULL: the defaults) */
+ann_ReadOpts ann_read_limits(const ann_ReadOpts *o);
+/* -1 with "path: n elements, more than m (the max_elements limit)" when
+** n > max */
+int ann_check_elements(const char *path, int64_t n, int64_t max);
 FILE *ann_file_wopen(const char *path);
 /* a new temporary file beside path, .<name>.ann-tmp-<pid>[-<k>], created
 ** exclusively after the temp files of path left by dead processes are

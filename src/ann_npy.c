@@ -237,7 +237,8 @@ static const char *shapetext(const Header *h, char *buf, size_t size) {
 
 /* ---- reading ------------------------------------------------------------ */
 
-static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len) {
+static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len,
+                         int64_t max_elements) {
   Header h;
   Dtype d = {0, 0, 0};
   size_t hl, off, need, i, n;
@@ -292,6 +293,10 @@ static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len) {
     return ann_seterror("%s: byte %zu: extra data after the %zu values of "
                         "shape %s", path, off + need, n,
                         shapetext(&h, st, sizeof st)), NULL;
+  /* a 0 dim before huge ones (no data, but strides past int64) */
+  if (ann_shape_numel(path, h.ndim, h.shape) < 0
+      || ann_check_elements(path, (int64_t)n, max_elements) < 0)
+    return NULL;
   if ((t = ann_new(h.ndim, h.shape)) == NULL) return NULL;
   x = t->st->data;
   b += off;
@@ -306,12 +311,17 @@ static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len) {
 }
 
 ann_Tensor *ann_npy_load(const char *path) {
+  return ann_npy_load_opts(path, NULL);
+}
+
+ann_Tensor *ann_npy_load_opts(const char *path, const ann_ReadOpts *o) {
+  ann_ReadOpts lim = ann_read_limits(o);
   char *buf;
   size_t len;
   ann_Tensor *t;
   if (path == NULL) return ann_seterror("npy_load: no path"), NULL;
-  if (ann_file_slurp(path, 1, 0, &buf, &len) < 0) return NULL;
-  t = parse(path, (const unsigned char *)buf, len);
+  if (ann_file_slurp(path, 1, lim.max_bytes, &buf, &len) < 0) return NULL;
+  t = parse(path, (const unsigned char *)buf, len, lim.max_elements);
   ann_free(buf);
   return t;
 }
