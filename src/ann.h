@@ -151,6 +151,12 @@ size_t ann_ctx_held(const ann_Ctx *c);
 ** refused (-1, "not enough memory (limit N bytes)"); shrinking never fails.
 ** Cheap (no atomic update): calls for one context must not overlap */
 int ann_ctx_account(ann_Ctx *c, int64_t delta);
+/* Bounds the elements of the tensor storage the current context makes
+** from now on (ann.load runs a file's constructor arguments under it):
+** q >= 0 elements, or no bound with q < 0.  A storage past it fails with
+** "tensor: n elements, more than the m left of the loader's limit".
+** Returns what was left before the call, -1 when there was no bound. */
+int64_t ann_ctx_quota(int64_t q);
 /* fn(ud) is called when an allocation of the core would pass c's limit
 ** even with c's cache emptied, in the thread that allocates, before it is
 ** refused: a host with a garbage collector frees what it can and returns

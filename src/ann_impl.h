@@ -55,6 +55,8 @@ struct ann_Ctx {
   uint64_t rng[4];             /* ann_rand.c */
   int (*onlimit)(void *ud);    /* ann_ctx_onlimit */
   void *onlimit_ud;
+  int64_t quota;               /* with quota_on: elements new storage may */
+  int quota_on;                /* still take (ann_ctx_quota) */
   ann_Cache cache;             /* ann_tensor.c */
 };
 

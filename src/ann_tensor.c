@@ -185,6 +185,14 @@ void ann_cache_flush(ann_Ctx *ctx) {
   while ((b = small) != NULL) { small = b->next; block_free(&b->s); }
 }
 
+int64_t ann_ctx_quota(int64_t q) {
+  ann_Ctx *c = ann_ctx();
+  int64_t was = c->quota_on ? c->quota : -1;
+  c->quota_on = q >= 0;
+  c->quota = q >= 0 ? q : 0;
+  return was;
+}
+
 static ann_Storage *storage_new(int64_t n) {
   ann_Ctx *c = ann_ctx();
   ann_Storage *s;
@@ -192,6 +200,14 @@ static ann_Storage *storage_new(int64_t n) {
   if (n < 0 || (uint64_t)n > (SIZE_MAX / 2 - ANN_ALIGN) / sizeof(float)) {
     ann_seterror("tensor: %lld elements is too many", (long long)n);
     return NULL;
+  }
+  if (c->quota_on) {
+    if (n > c->quota) {
+      ann_seterror("tensor: %lld elements, more than the %lld left of the "
+                   "loader's limit", (long long)n, (long long)c->quota);
+      return NULL;
+    }
+    c->quota -= n;
   }
   bytes = (size_t)n * sizeof(float) + ANN_ALIGN;
   if ((s = cache_take(&c->cache, bytes)) == NULL) {
