@@ -100,7 +100,8 @@ int64_t ann_live_bytes(void);                /* storage bytes alive now (current
 ** cancel is polled (ann_poll) from the thread that made the call, between
 ** bounded pieces of work: gemm panels (a product is cut into panels only
 ** when there is a cancel callback), the fused epoch's batches, backward's
-** nodes, file chunks.  Nonzero stops the operation with the error
+** nodes, file chunks, reductions and elementwise ops (every 2^24
+** elements).  Nonzero stops the operation with the error
 ** "op: cancelled by the host"; the tensors given to it stay valid (an
 ** in-place update may be partly done, as with any error).
 **
@@ -516,7 +517,8 @@ int ann_npy_save(const ann_Tensor *t, const char *path);
 #define ANN_FILE_VERSION 1
 uint32_t ann_crc32(uint32_t crc, const void *p, size_t n);  /* zlib's; 0 starts */
 typedef struct ann_Writer ann_Writer;
-/* creates path.tmp-<pid> beside path and writes the header; under
+/* creates .<name>.ann-tmp-<pid> beside path (removing those of dead
+** processes, docs/file-format.md) and writes the header; under
 ** ANN_FILES_IO the file is made in memory (the context's) and goes out
 ** through the host's io at commit */
 ann_Writer *ann_writer_open(const char *path);

@@ -91,6 +91,19 @@ static void test_chunked_results(void) {
     CHECK(ann_data(m)[2] == 2 && ann_data(ind)[2] == 1);
   }
   ann_release(s); ann_release(m); ann_release(ind);
+  /* 0, 1, ..., n-1: the index of the max is found in the last chunk, and
+  ** the sum is n(n-1)/2 */
+  {
+    ann_Tensor *ar = ann_arange(0, (double)(n - 1), 1), *am;
+    CHECK(ar && ann_numel(ar) == n);
+    am = ann_argmax(ar, 0, 0);
+    CHECK(item(am) == (float)n);              /* 1-based */
+    ann_release(am);
+    CHECK_NEAR(item(am = ann_sum(ar, -1, 0)), (double)n * (n - 1) / 2,
+               1e-6 * (double)n * n);
+    ann_release(am);
+    ann_release(ar);
+  }
   ann_release(e); ann_release(c); ann_release(col);
   ann_release(r); ann_release(one);
 }
