@@ -290,7 +290,11 @@ static inline void ann_bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
 /* advances to the next run; 0 when done */
 static inline int ann_loop_next(ann_Loop *l) {
   int i, k;
-  if (l->op && ann_loop_chunk(l)) return !l->stop;
+  if (l->op) {      /* polled: a whole run that needs no poll stays inline */
+    l->left -= l->len;
+    if ((l->left <= 0 || l->len != l->shape[l->ndim - 1]) && ann_loop_chunk(l))
+      return !l->stop;
+  }
   for (i = l->ndim - 2; i >= 0; i--) {
     if (++l->idx[i] < l->shape[i]) {
       for (k = 0; k < l->n; k++) l->off[k] += l->stride[k][i];

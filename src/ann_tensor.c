@@ -278,7 +278,7 @@ int64_t ann_shape_numel(const char *op, int ndim, const int64_t *shape) {
 int ann_loop_chunk(ann_Loop *l) {
   int64_t full = l->shape[l->ndim - 1];
   int k;
-  if ((l->left -= l->len) <= 0) {
+  if (l->left <= 0) {                   /* ann_loop_next counted the run */
     l->left = ANN_LOOP_POLL;
     if (ann_poll(l->op) < 0) { l->stop = 1; return 1; }
   }
