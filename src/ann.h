@@ -297,10 +297,12 @@ typedef struct ann_Config {
   const char *blas_core;    /* kernel in use, e.g. "SkylakeX" */
   const char *simd;         /* "avx512", "avx2" or "scalar" */
   int threads;
-  /* the BLAS self-check at load: "passed", "none (built-in kernels)", or
-  ** "failed: ...; using the built-in kernels" (blas is then "builtin") */
-  const char *blas_check;
 } ann_Config;
+/* the BLAS self-check at load (a few products compared with the built-in
+** kernels): "passed", "none (built-in kernels)", or "<blas> failed: ...;
+** using the built-in kernels" (ann_Config's blas is then "builtin").  A
+** function, not a field: hosts built on an older ann.h allocate ann_Config */
+const char *ann_blas_check(void);
 
 /*
 ** Init and shutdown.  Everything that needs the runtime calls ann_init()

@@ -244,7 +244,11 @@ void ann_config(ann_Config *c) {
   c->blas_core = blas.builtin ? builtin_core() : blas.core;
   c->simd = ann_simd_level();
   c->threads = nthreads;
-  c->blas_check = blas.check;
+}
+
+const char *ann_blas_check(void) {
+  ann_init();
+  return blas.check;
 }
 
 /* n < 1 restores the default, the number of cores */

@@ -152,7 +152,7 @@ static void print_version(void) {
   printf("BLAS: %s, kernel %s; SIMD: %s; threads: %d\n",
          c.blas ? c.blas : "?", c.blas_core ? c.blas_core : "?",
          c.simd ? c.simd : "?", c.threads);
-  printf("BLAS self-check: %s\n", c.blas_check ? c.blas_check : "?");
+  printf("BLAS self-check: %s\n", ann_blas_check());
   fflush(stdout);
 }
 
