@@ -96,7 +96,7 @@ describe("values checked where they enter, on the fast paths too", function()
     end, "Perceptron:fit: epochs must be a positive integer, got x")
     assert.falsy(err:find("perceptron_fit", 1, true), err)
     err = h.fails(function() ann.load("x.ann", {max_bytes = "x"}) end,
-                  "load: max_bytes must be a number of bytes >= 1, got x")
+                  "load: max_bytes must be a whole number >= 1, got x")
     assert.falsy(err:find("_load_records", 1, true), err)
   end)
 end)

@@ -231,4 +231,30 @@ while true do end
     assert.are.equal("", out)
     assert.truthy(err:find("interrupted!", 1, true), err)
   end)
+
+  -- a long operation of the core polls the state's cancel callback, which
+  -- reads the flag the handler sets: a reduction over 2^40 elements (an
+  -- hour's work) and a chain of 2048^3 products (minutes) stop at once
+  for _, case in ipairs({
+    {"a reduction", "local e = ann.ones(1):expand(2^40)", "e:sum()",
+     "sum: cancelled"},
+    {"a product chain", "local a = ann.full({2048, 2048}, 1e-3)",
+     "for i = 1, 100 do a = a:mm(a) end", "gemm: cancelled"},
+  }) do
+    it("Ctrl-C (SIGINT) stops " .. case[1] .. " running in C", function()
+      -- the operands are made before the signal is sent
+      local script = writefile("intc.lua", case[2] .. "\n" .. [[
+local pid = assert(io.open("/proc/self/stat")):read("n")
+io.popen("(sleep 0.5; kill -INT " .. pid .. ") &"):close()
+]] .. case[3])
+      local t0 = os.time()
+      local out, err, code = run("timeout 60 " .. ANNLUA .. " " ..
+                                 shell_quote(script))
+      assert.are.equal(1, code, err)
+      assert.are.equal("", out)
+      assert.truthy(err:find("interrupted! (", 1, true), err)
+      assert.truthy(err:find(case[4], 1, true), err)
+      assert.is_true(os.time() - t0 <= 10)
+    end)
+  end
 end)

@@ -374,7 +374,7 @@ describe("ann.load of bad files", function()
        .. R.int(2) .. R.int(3) .. R.str("n") .. R.int(2) .. "\x00"
        .. string.pack("<I4", 1) .. R.name("weight") .. R.tensor({2, 2}, {1, 2, 3, 4})
        .. string.pack("<I4", 0),
-       "Linear.weight is [2,2] in the file but [3,2] in the rebuilt module"},
+       "cannot rebuild Linear from its saved arguments: Linear(2, 3) needs a weight [3,2], the file holds [2,2]"},
     }
     for i, c in ipairs(cases) do
       local obj, err = load_bytes(wrap(c[1]))
@@ -387,6 +387,112 @@ describe("ann.load of bad files", function()
 end)
 
 -- ---- misuse -------------------------------------------------------------
+
+describe("ann.load bounds what constructors allocate (finding 9)", function()
+  -- a module record: type, args (ints), training 0, tensors, no children
+  local function module(name, args, tensors)
+    local s = "\x08" .. R.name(name) .. R.table(#args + 1)
+    for i, a in ipairs(args) do s = s .. R.int(i) .. R.int(a) end
+    s = s .. R.str("n") .. R.int(#args) .. "\x00"
+      .. string.pack("<I4", #(tensors or {}))
+    for _, kt in ipairs(tensors or {}) do s = s .. R.name(kt[1]) .. kt[2] end
+    return s .. string.pack("<I4", 0)
+  end
+  local function put(name, body)
+    local p = file(name)
+    local f = assert(io.open(p, "wb"))
+    f:write(wrap(body))
+    f:close()
+    return p
+  end
+  local Alloc = nn.Module:extend("AllocTest")
+  function Alloc:init(n) self.buf = ann.zeros(n) end
+
+  it("a 108-byte file does not build Linear(3 -> 134217728)", function()
+    local p = put("huge.ann", module("Linear", {3, 134217728}))
+    assert.are.equal(108, #h.readfile(p))
+    local t0 = os.clock()
+    local obj, err = ann.load(p)
+    assert.is_nil(obj)
+    assert.are.equal(p .. ": cannot rebuild Linear from its saved arguments: "
+                     .. "Linear(3, 134217728) has no saved weight", err)
+    assert.is_true(os.clock() - t0 < 1)
+    -- nor with a weight of another shape
+    p = put("huge2.ann", module("Linear", {3, 134217728},
+                                {{"weight", R.tensor({1, 3}, {1, 2, 3})}}))
+    obj, err = ann.load(p)
+    assert.is_nil(obj)
+    assert.truthy(err:find("Linear(3, 134217728) needs a weight "
+                           .. "[134217728,3], the file holds [1,3]", 1, true),
+                  err)
+  end)
+
+  it("any class's constructor runs under an element quota", function()
+    -- 2^20 elements asked, no tensors held: past 2 * 0 + 65536
+    local p = put("alloc.ann", module("AllocTest", {2^20}))
+    local obj, err = ann.load(p)
+    assert.is_nil(obj)
+    assert.truthy(err:find(p .. ": cannot rebuild AllocTest from its saved "
+      .. "arguments: ", 1, true), err)
+    assert.truthy(err:find("tensor: 1048576 elements, more than the 65536 "
+      .. "left of the loader's limit (the elements of AllocTest's saved "
+      .. "tensors twice, plus 65536: 65536; a max_elements option sets it)",
+      1, true), err)
+    -- max_elements bounds the whole load instead
+    obj, err = ann.load(p, {max_elements = 1000})
+    assert.is_nil(obj)
+    assert.truthy(err:find("1048576 elements, more than the 1000 left of "
+                           .. "the loader's limit (max_elements = 1000)", 1,
+                           true), err)
+    obj = assert(ann.load(p, {max_elements = 2^20}))
+    assert.are.equal(2^20, obj.buf:numel())
+    -- a module whose saved tensors hold 40000 elements may build 145536:
+    -- a scratch of 100000 and its buffer fit, a scratch of 110000 does not
+    local Scratch = nn.Module:extend("ScratchTest")
+    function Scratch:init(n)
+      local scratch = ann.zeros(n)
+      self.buf = ann.zeros(40000)
+    end
+    local zeros = {}
+    for i = 1, 40000 do zeros[i] = 0 end
+    p = put("alloc2.ann", module("ScratchTest", {100000},
+                                 {{"buf", R.tensor({40000}, zeros)}}))
+    obj = assert(ann.load(p))
+    assert.are.equal(40000, obj.buf:numel())
+    p = put("alloc3.ann", module("ScratchTest", {110000},
+                                 {{"buf", R.tensor({40000}, zeros)}}))
+    obj, err = ann.load(p)
+    assert.is_nil(obj)
+    assert.truthy(err:find("40000 elements, more than the 35536 left", 1,
+                           true), err)
+    -- two modules under one max_elements: the second finds less left
+    local q = put("two.ann", "\x06" .. string.pack("<I4", 2) .. R.int(1)
+      .. module("AllocTest", {600}) .. R.int(2) .. module("AllocTest", {600}))
+    obj, err = ann.load(q, {max_elements = 1000})
+    assert.is_nil(obj)
+    assert.truthy(err:find("600 elements, more than the 400 left", 1, true),
+                  err)
+    assert(ann.load(q, {max_elements = 1200}))
+    -- outside ann.load, nothing is bounded
+    assert.are.equal(2^20, ann.zeros(2^20):numel())
+  end)
+
+  it("checks its options", function()
+    local p = file("opts.ann")
+    assert(ann.save({v = 1}, p))
+    h.fails(function() ann.load(p, {max_elemnts = 1}) end,
+            "load: unknown option 'max_elemnts'")
+    h.fails(function() ann.load(p, {max_bytes = 0}) end,
+            "load: max_bytes must be a whole number >= 1")
+    h.fails(function() ann.load(p, {max_elements = 2.5}) end,
+            "load: max_elements must be a whole number >= 1")
+    h.fails(function() ann.load(p, 7) end, "load: options must be a table")
+    local obj, err = ann.load(p, {max_bytes = 40})
+    assert.is_nil(obj)
+    assert.truthy(err:find("(the max_bytes limit)", 1, true), err)
+    assert.are.equal(1, ann.load(p, {max_bytes = 1000}).v)
+  end)
+end)
 
 describe("ann.save misuse", function()
   it("names the unsaveable value's place and leaves no file", function()
@@ -436,7 +542,7 @@ describe("atomic save", function()
     local ls = io.popen("ls -a " .. h.quote(dir))
     local names = ls:read("a")
     ls:close()
-    assert.is_nil(names:find("replace.ann.tmp", 1, true))
+    assert.is_nil(names:find("replace.ann.ann-tmp", 1, true))
   end)
 
   it("a process killed mid-save leaves the previous file loadable", function()
@@ -462,21 +568,42 @@ describe("atomic save", function()
       if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
       os.execute("sleep 0.05")
     end
-    -- the temp file is there, recognisable, and not a loadable model
-    local tmp = p .. ".tmp-" .. pid
+    -- the temp file is there, named by the pattern (docs/file-format.md),
+    -- and not a loadable model
+    local tmp = dir .. "/.killed.ann.ann-tmp-" .. pid
     assert.is_true(exists(tmp))
     local f = io.open(tmp, "rb")
     local size = f:seek("end")
     f:close()
     assert.is_true(size > 100e6)          -- it was cut mid-write
     assert.is_nil((ann.load(tmp)))
-    os.remove(tmp)
     os.remove(marker)
     -- the old file is intact and loads
     assert.are.equal(before, slurp(p))
     local back = assert(ann.load(p))
     assert.are.equal(1, back.epoch)
     assert.is_true(params_equal(small, back.model))
+    -- a temp file of a live process (a sleeping child) and files that only
+    -- look alike stay; the next save of the path removes the dead one's
+    local sl = io.popen("sleep 30 >/dev/null 2>&1 & echo $!")
+    local live = sl:read("n")
+    sl:close()
+    local keep = {dir .. "/.killed.ann.ann-tmp-" .. live,
+                  dir .. "/.killed.ann.ann-tmp-x" .. pid,
+                  dir .. "/.other.ann.ann-tmp-" .. pid,
+                  dir .. "/killed.ann.ann-tmp-" .. pid}
+    for _, k in ipairs(keep) do h.writefile(k, "x") end
+    local dead2 = dir .. "/.killed.ann.ann-tmp-" .. pid .. "-2"
+    h.writefile(dead2, "x")
+    assert(ann.save({model = small, epoch = 2}, p))
+    assert.is_false(exists(tmp))
+    assert.is_false(exists(dead2))
+    for _, k in ipairs(keep) do
+      assert.is_true(exists(k), k)
+      os.remove(k)
+    end
+    os.execute("kill " .. live)
+    assert.are.equal(2, ann.load(p).epoch)
   end)
 end)
 

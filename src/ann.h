@@ -100,7 +100,8 @@ int64_t ann_live_bytes(void);                /* storage bytes alive now (current
 ** cancel is polled (ann_poll) from the thread that made the call, between
 ** bounded pieces of work: gemm panels (a product is cut into panels only
 ** when there is a cancel callback), the fused epoch's batches, backward's
-** nodes, file chunks.  Nonzero stops the operation with the error
+** nodes, file chunks, reductions and elementwise ops (every 2^24
+** elements).  Nonzero stops the operation with the error
 ** "op: cancelled by the host"; the tensors given to it stay valid (an
 ** in-place update may be partly done, as with any error).
 **
@@ -151,6 +152,12 @@ size_t ann_ctx_held(const ann_Ctx *c);
 ** refused (-1, "not enough memory (limit N bytes)"); shrinking never fails.
 ** Cheap (no atomic update): calls for one context must not overlap */
 int ann_ctx_account(ann_Ctx *c, int64_t delta);
+/* Bounds the elements of the tensor storage the current context makes
+** from now on (ann.load runs a file's constructor arguments under it):
+** q >= 0 elements, or no bound with q < 0.  A storage past it fails with
+** "tensor: n elements, more than the m left of the loader's limit".
+** Returns what was left before the call, -1 when there was no bound. */
+int64_t ann_ctx_quota(int64_t q);
 /* fn(ud) is called when an allocation of the core would pass c's limit
 ** even with c's cache emptied, in the thread that allocates, before it is
 ** refused: a host with a garbage collector frees what it can and returns
@@ -291,6 +298,11 @@ typedef struct ann_Config {
   const char *simd;         /* "avx512", "avx2" or "scalar" */
   int threads;
 } ann_Config;
+/* the BLAS self-check at load (a few products compared with the built-in
+** kernels): "passed", "none (built-in kernels)", or "<blas> failed: ...;
+** using the built-in kernels" (ann_Config's blas is then "builtin").  A
+** function, not a field: hosts built on an older ann.h allocate ann_Config */
+const char *ann_blas_check(void);
 
 /*
 ** Init and shutdown.  Everything that needs the runtime calls ann_init()
@@ -456,6 +468,17 @@ int ann_perceptron_fit(ann_Tensor *w, ann_Tensor *b, const ann_Tensor *x,
 /* ---- files (ann_idx.c, ...): NULL and an error naming the file and the
 ** place on failure ------------------------------------------------------- */
 ann_Tensor *ann_idx_read(const char *path);  /* IDX, raw or gzip; values as floats */
+/* Limits of the readers (IDX, CSV, NPY), against decompression bombs and
+** headers that announce more than the file holds: max_bytes bounds the
+** file's bytes after gzip is undone (checked as it inflates), max_elements
+** the elements of the tensors made (checked before they are allocated;
+** CSV: the cells of a line and the rows as they grow).  0 takes the
+** default; a limit hit is an error naming it: "f.idx: inflates to more
+** than 268435456 bytes (the max_bytes limit)". */
+#define ANN_READ_MAX_BYTES ((size_t)256 << 20)
+#define ANN_READ_MAX_ELEMENTS ((int64_t)1 << 26)
+typedef struct ann_ReadOpts { size_t max_bytes; int64_t max_elements; } ann_ReadOpts;
+ann_Tensor *ann_idx_read_opts(const char *path, const ann_ReadOpts *o);  /* NULL: defaults */
 
 /* CSV, raw or gzip (ann_csv.c).  Errors name the place: "f.csv:17:3:
 ** "abc" is not a number" (line and field, 1-based). */
@@ -466,6 +489,7 @@ typedef struct ann_CsvOpts {
   const char *label_name;  /* if set, the label is the column of this name */
   int classes;             /* label values -> classes 1..n; else float target */
   char delimiter;          /* 0 means ',' */
+  ann_ReadOpts limits;     /* 0s: the defaults */
 } ann_CsvOpts;
 typedef struct ann_Csv {
   ann_Tensor *x;           /* [N,F] */
@@ -484,6 +508,7 @@ void ann_csv_free(ann_Csv *c);               /* releases and zeroes *c */
 ** either endian, read as float32; written as '<f4' version 1.0 through a
 ** temporary file renamed over path */
 ann_Tensor *ann_npy_load(const char *path);
+ann_Tensor *ann_npy_load_opts(const char *path, const ann_ReadOpts *o);
 int ann_npy_save(const ann_Tensor *t, const char *path);
 
 /* Model files (ann_file.c): the container of docs/file-format.md.  Magic,
@@ -494,7 +519,8 @@ int ann_npy_save(const ann_Tensor *t, const char *path);
 #define ANN_FILE_VERSION 1
 uint32_t ann_crc32(uint32_t crc, const void *p, size_t n);  /* zlib's; 0 starts */
 typedef struct ann_Writer ann_Writer;
-/* creates path.tmp-<pid> beside path and writes the header; under
+/* creates .<name>.ann-tmp-<pid> beside path (removing those of dead
+** processes, docs/file-format.md) and writes the header; under
 ** ANN_FILES_IO the file is made in memory (the context's) and goes out
 ** through the host's io at commit */
 ann_Writer *ann_writer_open(const char *path);

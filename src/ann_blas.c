@@ -46,6 +46,7 @@ static struct {
   int builtin;                    /* tests: ignore the BLAS */
   char name[256];
   char core[64];
+  char check[384];                /* the self-check's verdict */
 } blas;
 
 static _Atomic int nthreads = 1;
@@ -126,6 +127,7 @@ static int load_new(int env) {
 #endif
 
 static int simd(void);
+static void selfcheck(void);
 
 /* what the built-in kernels run on: "avx512", "avx2" or "scalar" */
 static const char *builtin_core(void) {
@@ -174,6 +176,7 @@ static void init_locked(const ann_InitOpts *o) {
     memset(&blas, 0, sizeof blas);
 #endif
   describe();
+  selfcheck();
   /* OpenBLAS defaults to all cores, or to what OPENBLAS_NUM_THREADS says;
   ** remembered, as ann_shutdown leaves it at one */
   if (blas.get_threads && blas_threads < 1) blas_threads = blas.get_threads();
@@ -241,6 +244,11 @@ void ann_config(ann_Config *c) {
   c->blas_core = blas.builtin ? builtin_core() : blas.core;
   c->simd = ann_simd_level();
   c->threads = nthreads;
+}
+
+const char *ann_blas_check(void) {
+  ann_init();
+  return blas.check;
 }
 
 /* n < 1 restores the default, the number of cores */
@@ -872,6 +880,79 @@ static int kgemm(int ta, int tb, int64_t m, int64_t n, int64_t k,
                beta, C, (int)ldc);
 #endif
   return 0;
+}
+
+/* ---- the BLAS self-check ----------------------------------------------
+** Older OpenBLAS builds compute wrong products on some new CPUs (a kernel
+** picked for the wrong core).  At load, a few products above the small-
+** product threshold (so that the BLAS runs them: each transpose pair, and
+** the one-row and one-column gemv paths) are compared with the built-in
+** kernels; an element off by more than 1e-4 of sum |a||b| over its dot
+** product means the BLAS is dropped, and ann_config says why. */
+static float checkval(uint32_t *x) {      /* [-1, 1), a fixed sequence */
+  *x = *x * 1664525u + 1013904223u;
+  return (float)(*x >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+/* the BLAS is dropped (it stays mapped, unused) */
+static void fail(const char *why, int named) {
+  snprintf(blas.check, sizeof blas.check, "%s%s%s; using the built-in "
+           "kernels", named ? blas.name : "", named ? " " : "", why);
+  blas.sgemm = NULL; blas.sgemv = NULL;
+  blas.set_threads = NULL; blas.get_threads = NULL; blas.stop_threads = NULL;
+  blas.corename = NULL; blas.config = NULL;
+  strcpy(blas.name, "builtin");
+  snprintf(blas.core, sizeof blas.core, "%s", builtin_core());
+}
+
+static void selfcheck(void) {
+  static const int cases[][5] = {   /* ta, tb, m, n, k */
+    {0, 0, 37, 41, 53}, {1, 0, 64, 33, 70}, {0, 1, 40, 64, 48},
+    {1, 1, 33, 37, 65}, {0, 0, 300, 1, 200}, {1, 0, 1, 250, 190},
+    {0, 1, 1, 230, 170}
+  };
+  uint32_t x = 12345;
+  size_t na = 300 * 200, i;     /* the largest operand */
+  float *A, *B, *C, *R, *aA, *aB, *E;
+  int c;
+  if (blas.sgemm == NULL) { strcpy(blas.check, "none (built-in kernels)"); return; }
+  A = ann_malloc(na * sizeof *A); B = ann_malloc(na * sizeof *B);
+  aA = ann_malloc(na * sizeof *A); aB = ann_malloc(na * sizeof *B);
+  C = ann_malloc(na * sizeof *C); R = ann_malloc(na * sizeof *R);
+  E = ann_malloc(na * sizeof *E);
+  if (!A || !B || !aA || !aB || !C || !R || !E) {
+    fail("not run (no memory)", 0);   /* an unchecked BLAS is not used */
+    goto done;
+  }
+  for (i = 0; i < na; i++) {
+    A[i] = checkval(&x); B[i] = checkval(&x);
+    aA[i] = fabsf(A[i]); aB[i] = fabsf(B[i]);
+  }
+  for (c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
+    int ta = cases[c][0], tb = cases[c][1];
+    int64_t m = cases[c][2], n = cases[c][3], k = cases[c][4], j;
+    int64_t lda = ta ? m : k, ldb = tb ? k : n;
+    for (j = 0; j < m * n; j++) C[j] = R[j] = 0;
+    kgemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, 0.0f, C, n);
+    builtin_gemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, 0.0f, R, n);
+    builtin_gemm(ta, tb, m, n, k, 1.0f, aA, lda, aB, ldb, 0.0f, E, n);
+    for (j = 0; j < m * n; j++) {
+      double d = fabs((double)C[j] - R[j]);
+      if (!(d <= 1e-4 * E[j] + 1e-6)) {
+        char why[200];
+        snprintf(why, sizeof why, "failed: it gave %g for %g (%s%s "
+                 "%lldx%lldx%lld, element %lld)", (double)C[j], (double)R[j],
+                 ta ? "T" : "N", tb ? "T" : "N", (long long)m, (long long)n,
+                 (long long)k, (long long)j);
+        fail(why, 1);
+        goto done;
+      }
+    }
+  }
+  strcpy(blas.check, "passed");
+done:
+  ann_free(A); ann_free(B); ann_free(aA); ann_free(aB); ann_free(C);
+  ann_free(R); ann_free(E);
 }
 
 /* Multiply-adds between two polls of the host's cancel callback: some

@@ -21,6 +21,8 @@ typedef struct Cell {
   long line;        /* where the cell starts */
 } Cell;
 
+#define CSV_MAX_FIELDS ((int64_t)1 << 20)
+
 typedef struct Csv {
   const char *path;
   char *p, *end;    /* cursor; *end is a NUL */
@@ -29,6 +31,7 @@ typedef struct Csv {
   char delim;
   Cell *cells;      /* the current record, reused across records */
   int ncells, cellcap;
+  int64_t max_elements;   /* bounds the cells of a record and the rows */
 } Csv;
 
 /* spaces and tabs around cells are dropped, unless one is the delimiter */
@@ -79,7 +82,18 @@ static int read_record(Csv *c) {
     char *p = c->p, *s, *e, term;
     long line0 = c->line;
     if (c->ncells == c->cellcap) {
+      /* a line of 2^27 fields is refused at the limit, before its cells
+      ** (16 bytes each) are: at most max_elements + 1 (the label), and at
+      ** most 2^20 */
+      int64_t most = c->max_elements < CSV_MAX_FIELDS ? c->max_elements + 1
+                                                      : CSV_MAX_FIELDS;
       int ncap = c->cellcap ? c->cellcap * 2 : 64;
+      if (ncap > most) ncap = (int)most;
+      if (c->ncells >= ncap)
+        return ann_seterror("%s:%ld: more than %lld fields in a line (%s)",
+                            c->path, c->recline, (long long)most,
+                            most == CSV_MAX_FIELDS ? "annlua reads at most "
+                            "2^20 columns" : "the max_elements limit");
       Cell *nc = ncap > c->cellcap ? ann_realloc(c->cells, ncap * sizeof *nc)
                                    : NULL;
       if (nc == NULL)
@@ -274,8 +288,11 @@ typedef struct Rows {
   size_t n, cap;
 } Rows;
 
+/* rows grow with the data: the first block is about 64 KB of features
+** (256 rows of a narrow file, one row of a 2^14-column one), then doubles */
 static int grow_rows(Rows *r, int nf, int classes, const char *path) {
-  size_t ncap = r->cap ? r->cap * 2 : 256, w = nf ? (size_t)nf : 1;
+  size_t w = nf ? (size_t)nf : 1;
+  size_t ncap = r->cap ? r->cap * 2 : w < 64 ? 256 : w < 16384 ? 16384 / w : 1;
   void *p;
   if (ncap > SIZE_MAX / sizeof(float) / w)
     return ann_seterror("%s: too many rows", path);
@@ -301,6 +318,10 @@ static int add_row(Csv *c, Rows *r, int ncols, int lab, int nf, int classes) {
     return ann_seterror("%s:%ld: %d field%s, expected %d", c->path,
                         c->recline, c->ncells, c->ncells == 1 ? "" : "s",
                         ncols);
+  if ((int64_t)(r->n + 1) * (nf ? nf : 1) > c->max_elements)
+    return ann_seterror("%s:%ld: more than %lld elements (the max_elements "
+                        "limit)", c->path, c->recline,
+                        (long long)c->max_elements);
   if (r->n == r->cap && grow_rows(r, nf, classes, c->path) < 0) return -1;
   x = r->x + r->n * (size_t)nf;
   for (j = 0; j < ncols; j++) {
@@ -317,6 +338,7 @@ static int add_row(Csv *c, Rows *r, int ncols, int lab, int nf, int classes) {
 
 int ann_csv_read(const char *path, const ann_CsvOpts *opts, ann_Csv *out) {
   ann_CsvOpts o;
+  ann_ReadOpts lim;
   Csv c;
   Rows rows;
   char *buf = NULL;
@@ -334,9 +356,11 @@ int ann_csv_read(const char *path, const ann_CsvOpts *opts, ann_Csv *out) {
   if (o.header < -1 || o.header > 1)
     return ann_seterror("csv_read: %s: header = %d (1, 0 or -1)", path,
                         o.header);
-  if (ann_file_slurp(path, 1, 0, &buf, &len) < 0) return -1;
+  lim = ann_read_limits(&o.limits);
+  if (ann_file_slurp(path, 1, lim.max_bytes, &buf, &len) < 0) return -1;
   memset(&c, 0, sizeof c);
   memset(&rows, 0, sizeof rows);
+  c.max_elements = lim.max_elements;
   c.path = path;
   c.p = buf;
   c.end = buf + len;

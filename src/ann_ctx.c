@@ -273,8 +273,23 @@ static void z_free(voidpf ud, voidpf p) { (void)ud; ann_free(p); }
 
 /* inflates the gzip members in in[0..n) into *out; a cut stream or
 ** corrupt data is named, never shown */
+ann_ReadOpts ann_read_limits(const ann_ReadOpts *o) {
+  ann_ReadOpts r = {ANN_READ_MAX_BYTES, ANN_READ_MAX_ELEMENTS};
+  if (o && o->max_bytes) r.max_bytes = o->max_bytes;
+  if (o && o->max_elements > 0) r.max_elements = o->max_elements;
+  return r;
+}
+
+int ann_check_elements(const char *path, int64_t n, int64_t max) {
+  if (n > max)
+    return ann_seterror("%s: %lld elements, more than %lld (the "
+                        "max_elements limit)", path, (long long)n,
+                        (long long)max);
+  return 0;
+}
+
 static int gunzip(const char *path, const unsigned char *in, size_t n,
-                  char **out, size_t *outlen) {
+                  size_t max, char **out, size_t *outlen) {
   z_stream z;
   char *b = NULL;
   size_t cap = 0, have = 0;
@@ -298,6 +313,11 @@ static int gunzip(const char *path, const unsigned char *in, size_t n,
     z.avail_out = (uInt)CHUNK;
     r = inflate(&z, Z_NO_FLUSH);
     have = (size_t)((char *)z.next_out - b);
+    if (max && have > max) {     /* a bomb stops at the limit, not at the end */
+      ann_seterror("%s: inflates to more than %zu bytes (the max_bytes "
+                   "limit)", path, max);
+      goto fail;
+    }
     if (r == Z_NEED_DICT || r == Z_DATA_ERROR || r == Z_MEM_ERROR) {
       if (r == Z_MEM_ERROR) ann_nomem(path);
       else ann_seterror("%s: read error: %s", path,
@@ -353,7 +373,8 @@ static int read_raw(const char *path, size_t max, char **buf, size_t *len) {
     if (k > CHUNK) k = CHUNK;
     have += k;
     if (max && have > max) {
-      ann_seterror("%s: more than the limit of %zu bytes", path, max);
+      ann_seterror("%s: more than %zu bytes (the max_bytes limit)", path,
+                   max);
       goto fail;
     }
     if (fp && k < CHUNK && ferror(fp)) {
@@ -393,7 +414,7 @@ int ann_file_slurp(const char *path, int gz, size_t max, char **buf,
     *len = n;
     return 0;
   }
-  r = gunzip(path, (unsigned char *)raw, n, buf, len);
+  r = gunzip(path, (unsigned char *)raw, n, max, buf, len);
   ann_free(raw);
   return r;
 }

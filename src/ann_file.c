@@ -13,14 +13,17 @@
 ** mode mangling as PNG's does: the high byte 0x89 7-bit transfers, \r\n
 ** a CRLF -> LF translation, \n alone LF -> CRLF, and 0x1A stops `type`.
 **
-** Writing goes to path.tmp-<pid> in the same directory, then flush, fsync,
+** Writing goes to .<name>.ann-tmp-<pid> beside path (name: path's last
+** component), then flush, fsync,
 ** rename over path and fsync of the directory: a crash at any moment
 ** leaves either the old file or the new one, never a mix.  Reading takes
 ** the whole file (size-limited), checks magic, version, size and CRC
 ** before anything is decoded, and then hands out bounds-checked pieces.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,17 +109,84 @@ static void writer_free(ann_Writer *w) {
   ann_free(w);
 }
 
-/* the temp file, created exclusively: path.tmp-<pid>, or -<pid>-<k> if a
-** stale one of a dead process with our pid is in the way */
-static int create_temp(ann_Writer *w) {
-  for (int k = 0; k < 100; k++) {
-    int fd;
-    if (k == 0) sprintf(w->tmp, "%s.tmp-%ld", w->path, (long)getpid());
-    else sprintf(w->tmp, "%s.tmp-%ld-%d", w->path, (long)getpid(), k);
-    fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0 || errno != EEXIST) return fd;
+/* path's directory (with its slash, or "") and last component */
+static size_t dirlen(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* the pid in name if it is one of path's temp files,
+** .<base>.ann-tmp-<pid>[-<k>]; else 0 */
+static long temp_pid(const char *name, const char *base) {
+  size_t n = strlen(base);
+  long pid = 0;
+  if (name[0] != '.' || strncmp(name + 1, base, n) != 0
+      || strncmp(name + 1 + n, ".ann-tmp-", 9) != 0)
+    return 0;
+  name += n + 10;
+  if (*name < '1' || *name > '9') return 0;
+  for (; *name >= '0' && *name <= '9'; name++) {
+    if (pid > 99999999) return 0;
+    pid = pid * 10 + (*name - '0');
   }
-  errno = EEXIST;
+  if (*name == '-') {
+    if (!(*++name >= '0' && *name <= '9')) return 0;
+    while (*name >= '0' && *name <= '9') name++;
+  }
+  return *name == '\0' ? pid : 0;
+}
+
+/* Removes the temp files of path left by processes that are gone (killed
+** mid-save): a pid that kill(pid, 0) says does not exist.  Best effort:
+** a live process that reused the pid keeps its file (it may be saving);
+** processes in other pid namespaces sharing the directory are not seen. */
+static void clean_stale(const char *path) {
+  size_t dl = dirlen(path);
+  const char *base = path + dl;
+  char *dir = dupstr(path, 2), *full;
+  DIR *d;
+  struct dirent *e;
+  if (dir == NULL) return;
+  if (dl == 0) strcpy(dir, ".");
+  else dir[dl] = '\0';
+  d = opendir(dir);
+  ann_free(dir);
+  if (d == NULL) return;
+  while ((e = readdir(d)) != NULL) {
+    long pid = temp_pid(e->d_name, base);
+    if (pid == 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    if ((full = ann_malloc(dl + strlen(e->d_name) + 1)) == NULL) break;
+    memcpy(full, path, dl);
+    strcpy(full + dl, e->d_name);
+    (void)unlink(full);
+    ann_free(full);
+  }
+  closedir(d);
+}
+
+/* the temp file, created exclusively: .<base>.ann-tmp-<pid>, or
+** -<pid>-<k> if another of ours (a stale one of a dead process with our
+** pid, a save of the same path in another thread) is in the way */
+int ann_file_temp(const char *path, char **tmp) {
+  static _Atomic unsigned counter;
+  size_t dl = dirlen(path);
+  *tmp = NULL;
+  if ((*tmp = dupstr(path, 40)) == NULL) { errno = ENOMEM; return -1; }
+  clean_stale(path);
+  for (int k = 0; k < 100; k++) {
+    unsigned c = k ? ++counter : 0;
+    int fd;
+    if (c == 0) sprintf(*tmp + dl, ".%s.ann-tmp-%ld", path + dl,
+                        (long)getpid());
+    else sprintf(*tmp + dl, ".%s.ann-tmp-%ld-%u", path + dl,
+                 (long)getpid(), c);
+    fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) break;
+  }
+  if (errno == EEXIST || errno == 0) errno = EEXIST;
+  { int e = errno; ann_free(*tmp); *tmp = NULL; errno = e; }
   return -1;
 }
 
@@ -162,8 +232,7 @@ ann_Writer *ann_writer_open(const char *path) {
     return ann_seterror("save: empty file name"), NULL;
   if (ann_file_check(path) < 0) return NULL;
   w = ann_calloc(1, sizeof *w);
-  if (w == NULL || (w->path = dupstr(path, 0)) == NULL
-      || (w->tmp = dupstr(path, 40)) == NULL) {
+  if (w == NULL || (w->path = dupstr(path, 0)) == NULL) {
     if (w) writer_free(w);
     return ann_nomem("save"), NULL;
   }
@@ -174,10 +243,10 @@ ann_Writer *ann_writer_open(const char *path) {
     if (mem_put(w, h, HEADER) < 0) { writer_free(w); return NULL; }
     return w;
   }
-  fd = create_temp(w);
+  fd = ann_file_temp(path, &w->tmp);
   if (fd < 0) {
-    ann_seterror("save: %s: %s (creating %s)", path, strerror(errno),
-                 w->tmp);
+    ann_seterror("save: %s: %s (creating its temporary file)", path,
+                 strerror(errno));
     writer_free(w);
     return NULL;
   }
@@ -356,8 +425,9 @@ static int read_all(ann_Reader *r, const char *path, size_t max) {
   }
   if ((uint64_t)st.st_size > max) {
     close(fd);
-    return ann_seterror("%s: %lld bytes is more than the limit of %llu",
-                        path, (long long)st.st_size, (unsigned long long)max);
+    return ann_seterror("%s: %lld bytes, more than %llu (the max_bytes "
+                        "limit)", path, (long long)st.st_size,
+                        (unsigned long long)max);
   }
   r->buf = ann_malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
   if (r->buf == NULL) {

@@ -44,13 +44,18 @@ static float decode(const unsigned char *p, int type) {
 }
 
 ann_Tensor *ann_idx_read(const char *path) {
+  return ann_idx_read_opts(path, NULL);
+}
+
+ann_Tensor *ann_idx_read_opts(const char *path, const ann_ReadOpts *o) {
+  ann_ReadOpts lim = ann_read_limits(o);
   int64_t shape[ANN_MAXDIM], n = 1, i;
   size_t need, have, len;
   const unsigned char *b, *data;
   char *buf;
   ann_Tensor *t;
   int type, ndim, es, d;
-  if (ann_file_slurp(path, 1, 0, &buf, &len) < 0) return NULL;
+  if (ann_file_slurp(path, 1, lim.max_bytes, &buf, &len) < 0) return NULL;
   b = (const unsigned char *)buf;
   if (len < 4)
     return ann_seterror("%s: byte %zu: file ends inside the 4-byte IDX "
@@ -91,6 +96,10 @@ ann_Tensor *ann_idx_read(const char *path) {
     return ann_seterror("%s: byte %zu: extra data after the %lld values the "
                         "header announces", path, 4 + 4 * (size_t)ndim + need,
                         (long long)n), ann_free(buf), NULL;
+  /* a 0 dim before huge ones (no data, but strides past int64) */
+  if (ann_shape_numel(path, ndim, shape) < 0
+      || ann_check_elements(path, n, lim.max_elements) < 0)
+    return ann_free(buf), NULL;
   t = ann_new(ndim, shape);
   if (t == NULL) { ann_free(buf); return NULL; }
   if (type == 0x08)            /* bytes, as in MNIST: no decoding */

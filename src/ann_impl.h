@@ -55,6 +55,8 @@ struct ann_Ctx {
   uint64_t rng[4];             /* ann_rand.c */
   int (*onlimit)(void *ud);    /* ann_ctx_onlimit */
   void *onlimit_ud;
+  int64_t quota;               /* with quota_on: elements new storage may */
+  int quota_on;                /* still take (ann_ctx_quota) */
   ann_Cache cache;             /* ann_tensor.c */
 };
 
@@ -93,15 +95,35 @@ void ann_cache_flush(ann_Ctx *c);
 ** stream writing through io.write, closed by fclose through io.close. */
 int ann_file_check(const char *path);
 int ann_file_io(void);
+/* the whole file (gzip undone when gz); max bounds the bytes read and the
+** bytes inflated (0: no bound) */
 int ann_file_slurp(const char *path, int gz, size_t max, char **buf,
                    size_t *len);
+/* o's limits with the defaults for 0s (NULL: the defaults) */
+ann_ReadOpts ann_read_limits(const ann_ReadOpts *o);
+/* -1 with "path: n elements, more than m (the max_elements limit)" when
+** n > max */
+int ann_check_elements(const char *path, int64_t n, int64_t max);
 FILE *ann_file_wopen(const char *path);
+/* a new temporary file beside path, .<name>.ann-tmp-<pid>[-<k>], created
+** exclusively after the temp files of path left by dead processes are
+** removed (ann_file.c, docs/file-format.md): an fd, its name in *tmp
+** (ann_free it); -1 with errno and *tmp NULL */
+int ann_file_temp(const char *path, char **tmp);
 
 /* a new tensor header with fresh contiguous storage (ann_tensor.c) */
 ann_Tensor *ann_new(int ndim, const int64_t *shape);
 /* a new header viewing t's storage (refs taken), shape/stride copied */
 ann_Tensor *ann_new_view(const ann_Tensor *t);
 void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
+/* Every tensor's shape keeps the product of its dims (a 0 dim counted as 1)
+** at most ANN_MAX_NUMEL, so numel, strides, outer/inner products and byte
+** counts (x8 for double accumulators) never overflow int64, whatever
+** multiplies them; views (expand) are held to it as well as storage.
+** ann_shape_numel checks a shape: its numel, or -1 with
+** "op: shape [..] has too many elements (at most 2^60)" or a negative dim */
+#define ANN_MAX_NUMEL ((int64_t)1 << 60)
+int64_t ann_shape_numel(const char *op, int ndim, const int64_t *shape);
 /* checks 0 <= d < ndim, else sets "op: dim d out of range for [..]" */
 int ann_checkdim(const char *op, const ann_Tensor *t, int d);
 /* refuses (with "op: tensor [..] is expanded ...") a tensor that has a dim
@@ -195,7 +217,14 @@ int ann_mlp_run(const ann_MlpNet *net, const float *x, int64_t rows,
 **   ann_Loop l; ann_loop_init(&l, 2, t->ndim, t->shape, strides);
 **   do { float *x = base0 + l.off[0]; ... run of l.len, steps l.step[k] }
 **   while (ann_loop_next(&l));
+** A long walk (a reduction, an elementwise op) calls ann_loop_poll(&l, op)
+** after init: runs are then cut into chunks of at most ANN_LOOP_CHUNK
+** elements and the host's cancel is polled every ANN_LOOP_POLL elements;
+** when it stops the walk, next returns 0 with l.stop set and the error
+** "op: cancelled by the host": the caller must check l.stop.
 */
+#define ANN_LOOP_CHUNK ((int64_t)1 << 16)
+#define ANN_LOOP_POLL ((int64_t)1 << 24)
 #define ANN_LOOPMAX 4
 typedef struct ann_Loop {
   int n, ndim;                           /* operands, dims after merging */
@@ -206,13 +235,17 @@ typedef struct ann_Loop {
   int64_t len;                           /* run length (innermost dim) */
   int64_t step[ANN_LOOPMAX];             /* innermost stride per operand */
   int empty;
+  const char *op;                        /* polled walks: the op; else NULL */
+  int64_t inner, left;                   /* chunk start, elements to a poll */
+  int stop;                              /* cancelled */
 } ann_Loop;
+int ann_loop_chunk(ann_Loop *l);         /* ann_tensor.c */
 
 static inline void ann_loop_init(ann_Loop *l, int n, int ndim,
                                  const int64_t *shape,
                                  const int64_t *const *strides) {
   int i, k, m = 0;
-  l->n = n; l->empty = 0;
+  l->n = n; l->empty = 0; l->op = NULL; l->stop = 0;
   for (i = 0; i < ndim; i++) {
     if (shape[i] == 0) l->empty = 1;
     if (shape[i] == 1) continue;         /* size-1 dims don't move */
@@ -241,6 +274,11 @@ static inline void ann_loop_init(ann_Loop *l, int n, int ndim,
   l->len = l->shape[m-1];
 }
 
+static inline void ann_loop_poll(ann_Loop *l, const char *op) {
+  l->op = op; l->inner = 0; l->left = ANN_LOOP_POLL;
+  if (l->len > ANN_LOOP_CHUNK) l->len = ANN_LOOP_CHUNK;
+}
+
 /* t's strides seen with ndim >= t->ndim dims, aligned from the right as
 ** in broadcasting: 0 on new dims and on t's dims of size 1 */
 static inline void ann_bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
@@ -252,6 +290,11 @@ static inline void ann_bstrides(const ann_Tensor *t, int ndim, int64_t *st) {
 /* advances to the next run; 0 when done */
 static inline int ann_loop_next(ann_Loop *l) {
   int i, k;
+  if (l->op) {      /* polled: a whole run that needs no poll stays inline */
+    l->left -= l->len;
+    if ((l->left <= 0 || l->len != l->shape[l->ndim - 1]) && ann_loop_chunk(l))
+      return !l->stop;
+  }
   for (i = l->ndim - 2; i >= 0; i--) {
     if (++l->idx[i] < l->shape[i]) {
       for (k = 0; k < l->n; k++) l->off[k] += l->stride[k][i];

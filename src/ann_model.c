@@ -26,7 +26,7 @@
 
 #define MAXL ANN_MLP_MAXL
 #define STACK_FLOATS 1024       /* scratch on the stack: 4 KB */
-#define MAX_BYTES ((size_t)1 << 40)
+#define MAX_BYTES ((size_t)1 << 32)   /* as ann.load: a model file up to 4 GiB */
 
 struct ann_Model {
   ann_MlpNet net;               /* points into mem */

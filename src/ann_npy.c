@@ -237,7 +237,8 @@ static const char *shapetext(const Header *h, char *buf, size_t size) {
 
 /* ---- reading ------------------------------------------------------------ */
 
-static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len) {
+static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len,
+                         int64_t max_elements) {
   Header h;
   Dtype d = {0, 0, 0};
   size_t hl, off, need, i, n;
@@ -292,6 +293,10 @@ static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len) {
     return ann_seterror("%s: byte %zu: extra data after the %zu values of "
                         "shape %s", path, off + need, n,
                         shapetext(&h, st, sizeof st)), NULL;
+  /* a 0 dim before huge ones (no data, but strides past int64) */
+  if (ann_shape_numel(path, h.ndim, h.shape) < 0
+      || ann_check_elements(path, (int64_t)n, max_elements) < 0)
+    return NULL;
   if ((t = ann_new(h.ndim, h.shape)) == NULL) return NULL;
   x = t->st->data;
   b += off;
@@ -306,12 +311,17 @@ static ann_Tensor *parse(const char *path, const unsigned char *b, size_t len) {
 }
 
 ann_Tensor *ann_npy_load(const char *path) {
+  return ann_npy_load_opts(path, NULL);
+}
+
+ann_Tensor *ann_npy_load_opts(const char *path, const ann_ReadOpts *o) {
+  ann_ReadOpts lim = ann_read_limits(o);
   char *buf;
   size_t len;
   ann_Tensor *t;
   if (path == NULL) return ann_seterror("npy_load: no path"), NULL;
-  if (ann_file_slurp(path, 1, 0, &buf, &len) < 0) return NULL;
-  t = parse(path, (const unsigned char *)buf, len);
+  if (ann_file_slurp(path, 1, lim.max_bytes, &buf, &len) < 0) return NULL;
+  t = parse(path, (const unsigned char *)buf, len, lim.max_elements);
   ann_free(buf);
   return t;
 }
@@ -359,27 +369,20 @@ static int write_floats(FILE *f, const float *x, size_t n) {
   return 0;
 }
 
-/* a new temporary file beside path, created exclusively */
-static FILE *open_temp(const char *path, char *tmp, size_t size) {
-  static _Atomic unsigned counter;
-  int i, fd;
-  for (i = 0; i < 100; i++) {
-    FILE *f;
-    snprintf(tmp, size, "%s.tmp%ld.%u", path, (long)getpid(), counter++);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-      if (errno == EEXIST) continue;
-      return NULL;
-    }
-    if ((f = fdopen(fd, "wb")) == NULL) {
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      errno = e;
-    }
-    return f;
+/* a new temporary file beside path (ann_file_temp), as a FILE */
+static FILE *open_temp(const char *path, char **tmp) {
+  FILE *f;
+  int fd = ann_file_temp(path, tmp);
+  if (fd < 0) return NULL;
+  if ((f = fdopen(fd, "wb")) == NULL) {
+    int e = errno;
+    close(fd);
+    unlink(*tmp);
+    ann_free(*tmp);
+    *tmp = NULL;
+    errno = e;
   }
-  return NULL;
+  return f;
 }
 
 /* so that the rename itself survives a crash; failure here is harmless */
@@ -423,13 +426,10 @@ int ann_npy_save(const ann_Tensor *t, const char *path) {
     return e ? ann_seterror("npy_save: %s: write error (reported by the "
                             "host)", path) : 0;
   }
-  if ((tmp = ann_malloc(strlen(path) + 40)) == NULL)
-    return ann_release(c), ann_nomem("npy_save");
-  if ((f = open_temp(path, tmp, strlen(path) + 40)) == NULL) {
+  if ((f = open_temp(path, &tmp)) == NULL) {
     e = errno;
     ann_seterror("npy_save: %s: cannot create a temporary file: %s", path,
                  strerror(e));
-    ann_free(tmp);
     ann_release(c);
     return -1;
   }

@@ -78,6 +78,7 @@ static int checkwrite(const char *op, const ann_Tensor *t) {
   char s[128];
   int i;
   if (t == NULL) return ann_seterror("%s: NULL tensor", op);
+  if (ann_numel(t) == 0) return 0;        /* nothing is written */
   for (i = 0; i < t->ndim; i++)
     if (t->shape[i] > 1 && t->stride[i] == 0)
       return ann_seterror("%s: cannot write in place to an expanded tensor "
@@ -150,16 +151,19 @@ static void binrun(int op, float alpha, int64_t n, float *y, int64_t sy,
 #undef RUN
 }
 
-static void binloop(int op, float alpha, int ndim, const int64_t *shape,
-                    float *y, const int64_t *sy, const float *a,
-                    const int64_t *sa, const float *b, const int64_t *sb) {
+/* 0, or -1 when the host cancelled it (polled per chunk) */
+static int binloop(int op, float alpha, int ndim, const int64_t *shape,
+                   float *y, const int64_t *sy, const float *a,
+                   const int64_t *sa, const float *b, const int64_t *sb) {
   const int64_t *st[3] = {sy, sa, sb};
   ann_Loop l;
   ann_loop_init(&l, 3, ndim, shape, st);
-  if (l.empty) return;
+  if (l.empty) return 0;
+  ann_loop_poll(&l, ann_binop_name(op));
   do binrun(op, alpha, l.len, y + l.off[0], l.step[0], a + l.off[1],
             l.step[1], b + l.off[2], l.step[2]);
   while (ann_loop_next(&l));
+  return l.stop ? -1 : 0;
 }
 
 static int checkbin(const char *what, ann_BinOp op) {
@@ -186,30 +190,32 @@ ann_Tensor *ann_binary(ann_BinOp op, const ann_Tensor *a,
   if (y == NULL) return NULL;
   ann_bstrides(a, nd, sa);
   ann_bstrides(b, nd, sb);
-  binloop(op, 1.0f, nd, shape, ann_data(y), y->stride, ann_data(a), sa,
-          ann_data(b), sb);
+  if (binloop(op, 1.0f, nd, shape, ann_data(y), y->stride, ann_data(a), sa,
+              ann_data(b), sb) < 0) {
+    ann_release(y);
+    return NULL;
+  }
   return y;
 }
 
 /* t op s over t's layout into y (y may be t); pow by 2, 1, -1 are exact
 ** as products and quotients, and those have vector kernels */
-static void scalarloop(ann_BinOp op, ann_Tensor *y, const ann_Tensor *t,
-                       float s, int first) {
+static int scalarloop(ann_BinOp op, ann_Tensor *y, const ann_Tensor *t,
+                      float s, int first) {
   float one = 1.0f, *py = ann_data(y);
   const float *pt = ann_data(t);
   if (op == ANN_POW && !first && (s == 2 || s == 1 || s == -1)) {
-    if (s == 2) binloop(ANN_MUL, 1, t->ndim, t->shape, py, y->stride,
+    if (s == 2) return binloop(ANN_MUL, 1, t->ndim, t->shape, py, y->stride,
                         pt, t->stride, pt, t->stride);
-    else if (s == 1) binloop(ANN_MUL, 1, t->ndim, t->shape, py, y->stride,
+    else if (s == 1) return binloop(ANN_MUL, 1, t->ndim, t->shape, py, y->stride,
                              pt, t->stride, &one, zerost);
-    else binloop(ANN_DIV, 1, t->ndim, t->shape, py, y->stride,
+    else return binloop(ANN_DIV, 1, t->ndim, t->shape, py, y->stride,
                  &one, zerost, pt, t->stride);
   } else if (first)
-    binloop(op, 1, t->ndim, t->shape, py, y->stride, &s, zerost,
+    return binloop(op, 1, t->ndim, t->shape, py, y->stride, &s, zerost,
             pt, t->stride);
-  else
-    binloop(op, 1, t->ndim, t->shape, py, y->stride, pt, t->stride,
-            &s, zerost);
+  return binloop(op, 1, t->ndim, t->shape, py, y->stride, pt, t->stride,
+                 &s, zerost);
 }
 
 ann_Tensor *ann_binary_scalar(ann_BinOp op, const ann_Tensor *a, float s,
@@ -219,7 +225,10 @@ ann_Tensor *ann_binary_scalar(ann_BinOp op, const ann_Tensor *a, float s,
   if (a == NULL)
     return ann_seterror("%s: NULL tensor", ann_binop_name(op)), NULL;
   y = ann_new(a->ndim, a->shape);
-  if (y) scalarloop(op, y, a, s, scalar_first);
+  if (y && scalarloop(op, y, a, s, scalar_first) < 0) {
+    ann_release(y);
+    return NULL;
+  }
   return y;
 }
 
@@ -227,13 +236,14 @@ ann_Tensor *ann_binary_scalar(ann_BinOp op, const ann_Tensor *a, float s,
 
 /* strided runs are gathered into a buffer so that every element goes
 ** through the same kernel whatever its layout */
-static void unloop(ann_UnOp op, int ndim, const int64_t *shape, float *y,
-                   const int64_t *sy, const float *a, const int64_t *sa) {
+static int unloop(ann_UnOp op, int ndim, const int64_t *shape, float *y,
+                  const int64_t *sy, const float *a, const int64_t *sa) {
   ann_KUn f = ann_kernels()->un[op];
   const int64_t *st[2] = {sy, sa};
   ann_Loop l;
   ann_loop_init(&l, 2, ndim, shape, st);
-  if (l.empty) return;
+  if (l.empty) return 0;
+  ann_loop_poll(&l, ann_unop_name(op));
   do {
     float *py = y + l.off[0], buf[CHUNK];
     const float *pa = a + l.off[1];
@@ -246,6 +256,7 @@ static void unloop(ann_UnOp op, int ndim, const int64_t *shape, float *y,
       for (i = 0; i < m; i++) py[(j + i) * s0] = buf[i];
     }
   } while (ann_loop_next(&l));
+  return l.stop ? -1 : 0;
 }
 
 ann_Tensor *ann_unary(ann_UnOp op, const ann_Tensor *a) {
@@ -255,8 +266,11 @@ ann_Tensor *ann_unary(ann_UnOp op, const ann_Tensor *a) {
   if (a == NULL)
     return ann_seterror("%s: NULL tensor", ann_unop_name(op)), NULL;
   y = ann_new(a->ndim, a->shape);
-  if (y) unloop(op, a->ndim, a->shape, ann_data(y), y->stride,
-                ann_data(a), a->stride);
+  if (y && unloop(op, a->ndim, a->shape, ann_data(y), y->stride,
+                  ann_data(a), a->stride) < 0) {
+    ann_release(y);
+    return NULL;
+  }
   return y;
 }
 
@@ -418,7 +432,7 @@ int ann_binary_(ann_BinOp op, ann_Tensor *t, const ann_Tensor *b,
   int64_t sb[ANN_MAXDIM];
   ann_Tensor *tmp = NULL;
   char name[16];
-  int code = op;
+  int code = op, st;
   if (checkbin("binary_", op) < 0) return -1;
   snprintf(name, sizeof name, "%s_", ann_binop_name(op));
   if (checkwrite(name, t) < 0) return -1;
@@ -433,10 +447,10 @@ int ann_binary_(ann_BinOp op, ann_Tensor *t, const ann_Tensor *b,
     alpha = op == ANN_SUB ? -alpha : alpha;
   }
   ann_bstrides(b, t->ndim, sb);
-  binloop(code, alpha, t->ndim, t->shape, ann_data(t), t->stride,
-          ann_data(t), t->stride, ann_data(b), sb);
+  st = binloop(code, alpha, t->ndim, t->shape, ann_data(t), t->stride,
+               ann_data(t), t->stride, ann_data(b), sb);
   ann_release(tmp);
-  return 0;
+  return st;
 }
 
 int ann_binary_scalar_(ann_BinOp op, ann_Tensor *t, float s) {
@@ -444,8 +458,7 @@ int ann_binary_scalar_(ann_BinOp op, ann_Tensor *t, float s) {
   if (checkbin("binary_", op) < 0) return -1;
   snprintf(name, sizeof name, "%s_", ann_binop_name(op));
   if (checkwrite(name, t) < 0) return -1;
-  scalarloop(op, t, t, s, 0);
-  return 0;
+  return scalarloop(op, t, t, s, 0);
 }
 
 int ann_unary_(ann_UnOp op, ann_Tensor *t) {
@@ -454,9 +467,8 @@ int ann_unary_(ann_UnOp op, ann_Tensor *t) {
     return ann_seterror("unary_: unknown operation %d", (int)op);
   snprintf(name, sizeof name, "%s_", ann_unop_name(op));
   if (checkwrite(name, t) < 0) return -1;
-  unloop(op, t->ndim, t->shape, ann_data(t), t->stride, ann_data(t),
-         t->stride);
-  return 0;
+  return unloop(op, t->ndim, t->shape, ann_data(t), t->stride, ann_data(t),
+                t->stride);
 }
 
 int ann_clamp_(ann_Tensor *t, float lo, float hi) {

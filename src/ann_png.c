@@ -3,12 +3,14 @@
 ** values in the Playground's orange/blue scale, discs, lines, small
 ** text), written and read as PNG by libpng's simplified API.
 */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <png.h>
+#include <unistd.h>
 
 #include "ann_impl.h"
 
@@ -310,12 +312,12 @@ int ann_image_text(ann_Image *img, int x, int y, const char *s, uint32_t rgb,
 
 /* ---- PNG through libpng's simplified API (no setjmp needed) ----------- */
 
-/* written to path.tmp and renamed over path, so that a reader never sees
+/* written to a temporary file beside path (ann_file_temp) and renamed
+** over path, so that a reader never sees
 ** half a picture and a failed write leaves the old file */
 int ann_png_write(const ann_Image *img, const char *path) {
   png_image pi;
   char *tmp;
-  size_t n;
   NEED(img, "png_write"); NEED(path, "png_write");
   if (ann_file_check(path) < 0) return -1;
   if (ann_file_io()) {            /* straight through the host's io */
@@ -337,21 +339,33 @@ int ann_png_write(const ann_Image *img, const char *path) {
     }
     return ok ? 0 : -1;
   }
-  n = strlen(path) + 5;
-  if ((tmp = ann_malloc(n)) == NULL)
-    return ann_nomem(path);
-  snprintf(tmp, n, "%s.tmp", path);
-  memset(&pi, 0, sizeof pi);
-  pi.version = PNG_IMAGE_VERSION;
-  pi.width = (png_uint_32)img->width;
-  pi.height = (png_uint_32)img->height;
-  pi.format = PNG_FORMAT_RGB;
-  if (!png_image_write_to_file(&pi, tmp, 0, img->rgb, 0, NULL)) {
-    ann_seterror("png: cannot write %s: %s", path, pi.message);
+  {
+    int fd = ann_file_temp(path, &tmp), ok;
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+    if (f == NULL) {
+      ann_seterror("png: cannot write %s: %s (creating its temporary file)",
+                   path, strerror(errno));
+      if (fd >= 0) { close(fd); remove(tmp); }
+      ann_free(tmp);
+      return -1;
+    }
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    pi.width = (png_uint_32)img->width;
+    pi.height = (png_uint_32)img->height;
+    pi.format = PNG_FORMAT_RGB;
+    ok = png_image_write_to_stdio(&pi, f, 0, img->rgb, 0, NULL);
+    if (!ok) ann_seterror("png: cannot write %s: %s", path, pi.message);
     png_image_free(&pi);
-    remove(tmp);
-    ann_free(tmp);
-    return -1;
+    if (fclose(f) != 0 && ok) {
+      ok = 0;
+      ann_seterror("png: cannot write %s: %s", path, strerror(errno));
+    }
+    if (!ok) {
+      remove(tmp);
+      ann_free(tmp);
+      return -1;
+    }
   }
   if (rename(tmp, path) != 0) {
     ann_seterror("png: cannot write %s: rename from %s failed", path, tmp);

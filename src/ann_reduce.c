@@ -58,14 +58,16 @@ static int64_t outnumel(const Red *r) {
 }
 
 /* acc[o] += x, or (x - mean[o])^2 when mean is given */
-static void sumloop(const ann_Tensor *t, const Red *r, double *acc,
-                    const double *mean) {
+/* 0, or -1 when the host cancelled the walk */
+static int sumloop(const char *op, const ann_Tensor *t, const Red *r,
+                   double *acc, const double *mean) {
   const ann_Kernels *k = ann_kernels();
   const int64_t *st[2] = {t->stride, r->ost};
   const float *base = ann_data(t);
   ann_Loop l;
   ann_loop_init(&l, 2, t->ndim, t->shape, st);
-  if (l.empty) return;
+  if (l.empty) return 0;
+  ann_loop_poll(&l, op);
   do {
     const float *x = base + l.off[0];
     int64_t i, o = l.off[1], n = l.len, sx = l.step[0], so = l.step[1];
@@ -81,6 +83,7 @@ static void sumloop(const ann_Tensor *t, const Red *r, double *acc,
     else
       for (i = 0; i < n; i++) acc[o + i * so] += x[i * sx];
   } while (ann_loop_next(&l));
+  return l.stop ? -1 : 0;
 }
 
 enum { SUM, MEAN, VAR, STD };
@@ -102,10 +105,10 @@ static ann_Tensor *moment(int what, const ann_Tensor *t, int d, int keepdim) {
     ann_free(acc); ann_free(mean); ann_release(y);
     return ann_nomem(momname[what]), NULL;
   }
-  sumloop(t, &r, acc, NULL);
+  if (sumloop(momname[what], t, &r, acc, NULL) < 0) goto stop;
   if (what >= VAR) {               /* two passes: no cancellation */
     for (i = 0; i < m; i++) { mean[i] = acc[i] / r.n; acc[i] = 0; }
-    sumloop(t, &r, acc, mean);
+    if (sumloop(momname[what], t, &r, acc, mean) < 0) goto stop;
   }
   py = ann_data(y);
   for (i = 0; i < m; i++) {
@@ -116,6 +119,9 @@ static ann_Tensor *moment(int what, const ann_Tensor *t, int d, int keepdim) {
   }
   ann_free(acc); ann_free(mean);
   return y;
+stop:
+  ann_free(acc); ann_free(mean); ann_release(y);
+  return NULL;
 }
 
 ann_Tensor *ann_sum(const ann_Tensor *t, int d, int keepdim) {
@@ -137,13 +143,14 @@ ann_Tensor *ann_std(const ann_Tensor *t, int d, int keepdim) {
 /* ---- max, min ----------------------------------------------------------- */
 
 /* the first NaN wins and stays; otherwise the first of equal extremes */
-static void extloop(const ann_Tensor *t, const Red *r, int ismax,
-                    float *val, float *ind) {
+static int extloop(const char *op, const ann_Tensor *t, const Red *r,
+                   int ismax, float *val, float *ind) {
   const int64_t *st[3] = {t->stride, r->ost, r->ist};
   const float *base = ann_data(t);
   ann_Loop l;
   ann_loop_init(&l, 3, t->ndim, t->shape, st);
-  if (l.empty) return;
+  if (l.empty) return 0;
+  ann_loop_poll(&l, op);
   do {
     const float *x = base + l.off[0];
     int64_t i, n = l.len, sx = l.step[0], so = l.step[1], si = l.step[2];
@@ -156,6 +163,7 @@ static void extloop(const ann_Tensor *t, const Red *r, int ismax,
       }
     }
   } while (ann_loop_next(&l));
+  return l.stop ? -1 : 0;
 }
 
 static ann_Tensor *extreme(const char *op, int ismax, const ann_Tensor *t,
@@ -177,7 +185,10 @@ static ann_Tensor *extreme(const char *op, int ismax, const ann_Tensor *t,
     ann_release(y);
     return NULL;
   }
-  extloop(t, &r, ismax, ann_data(y), iy ? ann_data(iy) : NULL);
+  if (extloop(op, t, &r, ismax, ann_data(y), iy ? ann_data(iy) : NULL) < 0) {
+    ann_release(y); ann_release(iy);
+    return NULL;
+  }
   if (ind) *ind = iy;
   return y;
 }
@@ -213,13 +224,15 @@ enum { N_ZERO, N_ONE, N_TWO, N_MAX, N_MIN, N_POW };
 
 /* one pass over t: count, sum |x|, sum x^2, max |x|, min |x| or
 ** sum (|x|/scale)^p */
-static double normpass(const ann_Tensor *t, int kind, double p, double scale) {
+static double normpass(const ann_Tensor *t, int kind, double p, double scale,
+                       int *stop) {
   const ann_Kernels *k = ann_kernels();
   const int64_t *st[1] = {t->stride};
   double acc = kind == N_MIN ? INFINITY : 0;
   ann_Loop l;
   ann_loop_init(&l, 1, t->ndim, t->shape, st);
   if (l.empty) return acc;
+  ann_loop_poll(&l, "norm");
   do {
     const float *x = ann_data(t) + l.off[0];
     int64_t i, n = l.len, s = l.step[0];
@@ -236,27 +249,32 @@ static double normpass(const ann_Tensor *t, int kind, double p, double scale) {
       }
     }
   } while (ann_loop_next(&l));
+  *stop |= l.stop;
   return acc;
 }
 
-static double norm(const ann_Tensor *t, double p) {
+static double norm(const ann_Tensor *t, double p, int *stop) {
   double m;
-  if (p == 0) return normpass(t, N_ZERO, 0, 1);      /* nonzero count */
-  if (p == 1) return normpass(t, N_ONE, 0, 1);
-  if (p == 2) return sqrt(normpass(t, N_TWO, 0, 1));
-  if (p == INFINITY) return normpass(t, N_MAX, 0, 1);
-  if (p == -INFINITY) return normpass(t, N_MIN, 0, 1);
+  if (p == 0) return normpass(t, N_ZERO, 0, 1, stop);   /* nonzero count */
+  if (p == 1) return normpass(t, N_ONE, 0, 1, stop);
+  if (p == 2) return sqrt(normpass(t, N_TWO, 0, 1, stop));
+  if (p == INFINITY) return normpass(t, N_MAX, 0, 1, stop);
+  if (p == -INFINITY) return normpass(t, N_MIN, 0, 1, stop);
   /* general p: scale by the largest |x| (the smallest for p < 0) so that
   ** |x|^p neither overflows nor vanishes; 0, inf and NaN are the answer */
-  m = normpass(t, p > 0 ? N_MAX : N_MIN, 0, 1);
-  if (m == 0 || !isfinite(m)) return m;
-  return m * pow(normpass(t, N_POW, p, m), 1 / p);
+  m = normpass(t, p > 0 ? N_MAX : N_MIN, 0, 1, stop);
+  if (m == 0 || !isfinite(m) || *stop) return m;
+  return m * pow(normpass(t, N_POW, p, m, stop), 1 / p);
 }
 
 ann_Tensor *ann_norm(const ann_Tensor *t, double p) {
   if (t == NULL) return ann_seterror("norm: NULL tensor"), NULL;
   if (isnan(p)) return ann_seterror("norm: p is NaN"), NULL;
-  return ann_scalar((float)norm(t, p));
+  {
+    int stop = 0;
+    double v = norm(t, p, &stop);
+    return stop ? NULL : ann_scalar((float)v);
+  }
 }
 
 /* ---- allclose ----------------------------------------------------------- */

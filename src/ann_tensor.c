@@ -185,6 +185,14 @@ void ann_cache_flush(ann_Ctx *ctx) {
   while ((b = small) != NULL) { small = b->next; block_free(&b->s); }
 }
 
+int64_t ann_ctx_quota(int64_t q) {
+  ann_Ctx *c = ann_ctx();
+  int64_t was = c->quota_on ? c->quota : -1;
+  c->quota_on = q >= 0;
+  c->quota = q >= 0 ? q : 0;
+  return was;
+}
+
 static ann_Storage *storage_new(int64_t n) {
   ann_Ctx *c = ann_ctx();
   ann_Storage *s;
@@ -192,6 +200,14 @@ static ann_Storage *storage_new(int64_t n) {
   if (n < 0 || (uint64_t)n > (SIZE_MAX / 2 - ANN_ALIGN) / sizeof(float)) {
     ann_seterror("tensor: %lld elements is too many", (long long)n);
     return NULL;
+  }
+  if (c->quota_on) {
+    if (n > c->quota) {
+      ann_seterror("tensor: %lld elements, more than the %lld left of the "
+                   "loader's limit", (long long)n, (long long)c->quota);
+      return NULL;
+    }
+    c->quota -= n;
   }
   bytes = (size_t)n * sizeof(float) + ANN_ALIGN;
   if ((s = cache_take(&c->cache, bytes)) == NULL) {
@@ -223,10 +239,59 @@ static void storage_release(ann_Storage *s) {
 
 /* ---- headers ----------------------------------------------------------- */
 
+/* a 0 dim steps as a 1 dim would (as in PyTorch): no stride 0 on a dim
+** that is not expanded, and no product past the ANN_MAX_NUMEL bound */
 void ann_contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
   int64_t s = 1;
   int i;
-  for (i = ndim - 1; i >= 0; i--) { stride[i] = s; s *= shape[i]; }
+  for (i = ndim - 1; i >= 0; i--) {
+    stride[i] = s;
+    if (shape[i] > 1) s *= shape[i];
+  }
+}
+
+int64_t ann_shape_numel(const char *op, int ndim, const int64_t *shape) {
+  char s[128];
+  int64_t n = 1, m = 1;   /* m: the product with 0 dims counted as 1 */
+  int i;
+  for (i = 0; i < ndim; i++) {
+    if (shape[i] < 0)
+      return ann_seterror("%s: negative size %lld in dim %d", op,
+                          (long long)shape[i], i + 1);
+    if (shape[i] > 1 && m > ANN_MAX_NUMEL / shape[i]) {
+      int k, o = 0;
+      for (k = 0; k < ndim && o < (int)sizeof s - 24; k++)
+        o += snprintf(s + o, sizeof s - o, "%s%lld", k ? ", " : "",
+                      (long long)shape[k]);
+      return ann_seterror("%s: shape [%s] has too many elements (at most "
+                          "2^60, counting a 0 dim as 1)", op, s);
+    }
+    if (shape[i] > 1) m *= shape[i];
+    n = shape[i] == 0 ? 0 : n * shape[i];
+  }
+  return n;
+}
+
+/* a polled walk's step inside the innermost dim: 1 when it moved to the
+** next chunk of the same run or was cancelled (l->stop), 0 when the run is
+** done and the outer dims move (back at the run's start, a whole chunk) */
+int ann_loop_chunk(ann_Loop *l) {
+  int64_t full = l->shape[l->ndim - 1];
+  int k;
+  if (l->left <= 0) {                   /* ann_loop_next counted the run */
+    l->left = ANN_LOOP_POLL;
+    if (ann_poll(l->op) < 0) { l->stop = 1; return 1; }
+  }
+  if (l->inner + l->len < full) {
+    for (k = 0; k < l->n; k++) l->off[k] += l->len * l->step[k];
+    l->inner += l->len;
+  } else {
+    for (k = 0; k < l->n; k++) l->off[k] -= l->inner * l->step[k];
+    l->inner = 0;
+  }
+  l->len = full - l->inner < ANN_LOOP_CHUNK ? full - l->inner
+                                             : ANN_LOOP_CHUNK;
+  return l->inner != 0;
 }
 
 static ann_Tensor *header_new(void) {
@@ -262,14 +327,7 @@ ann_Tensor *ann_new(int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > ANN_MAXDIM)
     return ann_seterror("tensor: %d dims (at most %d)", ndim, ANN_MAXDIM),
            NULL;
-  for (i = 0; i < ndim; i++) {
-    if (shape[i] < 0)
-      return ann_seterror("tensor: negative size %lld in dim %d",
-                          (long long)shape[i], i + 1), NULL;
-    if (shape[i] > 0 && n > INT64_MAX / shape[i])
-      return ann_seterror("tensor: shape too large"), NULL;
-    n *= shape[i];
-  }
+  if ((n = ann_shape_numel("tensor", ndim, shape)) < 0) return NULL;
   t = header_new();
   if (t == NULL) return NULL;
   t->st = storage_new(n);
@@ -308,7 +366,7 @@ void ann_release(ann_Tensor *t) {
 int64_t ann_numel(const ann_Tensor *t) {
   int64_t n = 1;
   int i;
-  for (i = 0; i < t->ndim; i++) n *= t->shape[i];
+  for (i = 0; i < t->ndim; i++) n *= t->shape[i];   /* bounded: ANN_MAX_NUMEL */
   return n;
 }
 
@@ -316,6 +374,7 @@ int ann_is_contiguous(const ann_Tensor *t) {
   int64_t s = 1;
   int i;
   for (i = t->ndim - 1; i >= 0; i--) {
+    if (t->shape[i] == 0) return 1;        /* no elements: any layout */
     if (t->shape[i] != 1 && t->stride[i] != s) return 0;
     s *= t->shape[i];
   }

@@ -39,9 +39,10 @@ static int check_shape_arg(const char *op, int ndim, const int64_t *shape) {
 
 ann_Tensor *ann_restride(const ann_Tensor *t, int64_t offset, int ndim,
                          const int64_t *shape, const int64_t *stride) {
-  ann_Tensor *v = ann_new_view(t);
+  ann_Tensor *v;
   int i;
-  if (v == NULL) return NULL;
+  if (ann_shape_numel("view", ndim, shape) < 0) return NULL;
+  if ((v = ann_new_view(t)) == NULL) return NULL;
   v->ndim = ndim;
   v->offset = offset;
   for (i = 0; i < ANN_MAXDIM; i++) {
@@ -67,6 +68,7 @@ static void drop_dim(ann_Tensor *t, int d) {
 int ann_checkwritable(const char *op, const ann_Tensor *t) {
   char s[128];
   int i;
+  if (ann_numel(t) == 0) return 0;        /* nothing is written */
   for (i = 0; i < t->ndim; i++)
     if (t->stride[i] == 0 && t->shape[i] > 1)
       return ann_seterror("%s: tensor %s is expanded (stride 0 in dim %d); "
@@ -353,6 +355,8 @@ ann_Tensor *ann_expand(ann_Tensor *t, int ndim, const int64_t *shape) {
   int i, lead;
   if (check_tensor("expand", t) < 0 || check_shape_arg("expand", ndim, shape) < 0)
     return NULL;
+  /* bounded (ANN_MAX_NUMEL) so its numel and the loops over it stay in
+  ** int64: an expanded view has no storage to bound it */
   if (ndim < t->ndim)
     return ann_seterror("expand: shape %s has fewer dims than %s",
                         shape_str(ndim, shape, s1, sizeof s1),
@@ -380,6 +384,7 @@ ann_Tensor *ann_expand(ann_Tensor *t, int ndim, const int64_t *shape) {
                           (long long)sh[i], (long long)want), NULL;
     sh[i] = want; st[i] = 0;
   }
+  if (ann_shape_numel("expand", ndim, sh) < 0) return NULL;
   return ann_restride(t, t->offset, ndim, sh, st);
 }
 

@@ -40,17 +40,37 @@ static void setsignal(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, NULL);
 }
 
+/* set by the handler: a long operation of the core polls it through the
+** state's cancel callback (a Lua loop is stopped by the hook instead) */
+static volatile sig_atomic_t interrupted;
+static int cancelled;          /* the running call was stopped by cancel */
+
 /* the hook raises the error inside the Lua state, where it is safe */
 static void lstop(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
+  interrupted = 0;
   luaL_error(L, "interrupted!");
 }
 
-/* the signal handler only sets a hook; a second Ctrl-C kills (SIG_DFL) */
+/* the state's cancel callback: the core stops with "op: cancelled by the
+** host", which the binding raises; the hook is taken off so that only
+** that error is raised */
+static int lcancel(void *ud) {
+  (void)ud;
+  if (!interrupted) return 0;
+  interrupted = 0;
+  cancelled = 1;
+  lua_sethook(globalL, NULL, 0, 0);
+  return 1;
+}
+
+/* the signal handler only sets a hook and the flag; a second Ctrl-C
+** kills (SIG_DFL) */
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   setsignal(sig, SIG_DFL);
+  interrupted = 1;
   lua_sethook(globalL, lstop, flag, 1);
 }
 
@@ -103,6 +123,8 @@ static int msghandler(lua_State *L) {
     msg = lua_pushfstring(L, "(error object is a %s value)",
                           luaL_typename(L, 1));
   }
+  if (cancelled && strstr(msg, "cancelled by the host"))  /* Ctrl-C, in C */
+    msg = lua_pushfstring(L, "interrupted! (%s)", msg);
   luaL_traceback(L, L, msg, 1);
   return 1;
 }
@@ -114,6 +136,7 @@ static int docall(lua_State *L, int narg, int nres) {
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   globalL = L;
+  interrupted = cancelled = 0;
   setsignal(SIGINT, laction);
   status = lua_pcall(L, narg, nres, base);
   setsignal(SIGINT, SIG_DFL);
@@ -129,6 +152,7 @@ static void print_version(void) {
   printf("BLAS: %s, kernel %s; SIMD: %s; threads: %d\n",
          c.blas ? c.blas : "?", c.blas_core ? c.blas_core : "?",
          c.simd ? c.simd : "?", c.threads);
+  printf("BLAS self-check: %s\n", ann_blas_check());
   fflush(stdout);
 }
 
@@ -489,7 +513,12 @@ static int pmain(lua_State *L) {
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCRESTART);
   lua_gc(L, LUA_GCGEN, 0, 0);            /* as lua.c */
-  if (report(L, annlua_openlibs(L, NULL)) != LUA_OK) return 0;
+  {
+    ann_CtxOpts o;
+    ann_ctx_defaults(&o);
+    o.cancel = lcancel;
+    if (report(L, annlua_openlibs(L, &o)) != LUA_OK) return 0;
+  }
   if (!(args & has_E) && handle_luainit(L) != LUA_OK) return 0;
   if (!runargs(L, argv, script)) return 0;
   if (script < argc && handle_script(L, argv + script) != LUA_OK)

@@ -10,27 +10,78 @@
 
 #define CSVRESULT "ann.CsvResult"   /* metatable of a pending CSV result */
 
-/* a tensor read from the file at arg 1, or nil, err */
-static int load(lua_State *L, ann_Tensor *(*read)(const char *path)) {
+/* the reader limits max_bytes and max_elements of the table at arg into
+** o: whole numbers >= 1 (floats such as 2^30 too); raises otherwise */
+static void read_limit(lua_State *L, int arg, const char *key,
+                       lua_Integer *v) {
+  lua_Number x;
+  int t = lua_getfield(L, arg, key);
+  if (t != LUA_TNIL) {
+    x = lua_tonumber(L, -1);
+    if (t != LUA_TNUMBER || !(x >= 1 && x <= 9.2e18) || x != floor(x))
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a whole number "
+                    ">= 1", key));
+    *v = (lua_Integer)x;
+  }
+  lua_pop(L, 1);
+}
+
+/* opts at arg: nil, or a table of the keys in `known` (NULL-ended) with
+** max_bytes and max_elements among them; raises on an unknown key */
+static void read_limits(lua_State *L, int arg, const char *const *known,
+                        ann_ReadOpts *o) {
+  lua_Integer b = 0, e = 0;
+  memset(o, 0, sizeof *o);
+  if (lua_isnoneornil(L, arg)) return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    int i, ok = 0;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (i = 0; known[i] && !ok; i++)
+        ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
+    if (!ok)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'",
+                    luaL_tolstring(L, -1, NULL)));
+  }
+  read_limit(L, arg, "max_bytes", &b);
+  read_limit(L, arg, "max_elements", &e);
+  o->max_bytes = (uint64_t)b > SIZE_MAX ? SIZE_MAX : (size_t)b;
+  o->max_elements = e;
+}
+
+static const char *const limit_keys[] = {"max_bytes", "max_elements", NULL};
+
+/* a tensor read from the file at arg 1 with the limits at arg 2, or
+** nil, err */
+static int load(lua_State *L, ann_Tensor *(*read)(const char *path,
+                                                  const ann_ReadOpts *o)) {
   const char *path = luaL_checkstring(L, 1);
-  ann_Tensor **p = lann_newslot(L);
-  if ((*p = read(path)) == NULL) return lann_fail(L);
+  ann_ReadOpts o;
+  ann_Tensor **p;
+  read_limits(L, 2, limit_keys, &o);
+  p = lann_newslot(L);
+  if ((*p = read(path, &o)) == NULL) return lann_fail(L);
   lann_gcaccount(L);
   return 1;
 }
 
-/* core.idx_read(path) -> tensor, or nil, err */
+/* core.idx_read(path [, {max_bytes =, max_elements =}]) -> tensor, or
+** nil, err */
 static int l_idx_read(lua_State *L) {
-  return load(L, ann_idx_read);
+  return load(L, ann_idx_read_opts);
 }
 
 /* ---- CSV ------------------------------------------------------------- */
 
 /* the options table at arg into o; raises on a wrong type */
 static void csv_opts(lua_State *L, int arg, ann_CsvOpts *o) {
+  static const char *const keys[] = {"header", "label", "classes",
+    "delimiter", "max_bytes", "max_elements", NULL};
   ann_csv_defaults(o);
   if (lua_isnoneornil(L, arg)) return;
-  luaL_checktype(L, arg, LUA_TTABLE);
+  read_limits(L, arg, keys, &o->limits);
   switch (lua_getfield(L, arg, "header")) {
     case LUA_TNIL: break;
     case LUA_TBOOLEAN: o->header = lua_toboolean(L, -1); break;
@@ -131,9 +182,10 @@ static int l_csv_read(lua_State *L) {
 
 /* ---- NumPy ------------------------------------------------------------ */
 
-/* core.npy_load(path) -> tensor, or nil, err */
+/* core.npy_load(path [, {max_bytes =, max_elements =}]) -> tensor, or
+** nil, err */
 static int l_npy_load(lua_State *L) {
-  return load(L, ann_npy_load);
+  return load(L, ann_npy_load_opts);
 }
 
 /* core.npy_save(t, path) -> true, or nil, err */

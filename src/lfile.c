@@ -169,6 +169,15 @@ static void push_rec(lua_State *L, const ann_Rec *x, int memo, int mt) {
   lua_rawsetp(L, memo, x);
 }
 
+/* core._quota(n | nil) -> what was left (nil: no bound): bounds the
+** elements of the tensors made from now on (ann_ctx_quota) */
+static int l_quota(lua_State *L) {
+  int64_t was = ann_ctx_quota(lua_isnoneornil(L, 1)
+                              ? -1 : (int64_t)luaL_checkinteger(L, 1));
+  if (was < 0) lua_pushnil(L); else lua_pushinteger(L, (lua_Integer)was);
+  return 1;
+}
+
 /* core._load_records(path, max_bytes, class_names, desc_mt) -> the value
 ** of the file's body (modules as descriptors), or nil, err */
 static int l_load_records(lua_State *L) {
@@ -225,7 +234,7 @@ static void newclass(lua_State *L, const char *name, const luaL_Reg *m,
 
 static const luaL_Reg funcs[] = {
   {"_file_writer", l_writer},
-  {"_load_records", l_load_records},
+  {"_load_records", l_load_records}, {"_quota", l_quota},
   {NULL, NULL}
 };
 

@@ -321,6 +321,7 @@ static int f_config(lua_State *L) {
   lua_pushstring(L, c.version); lua_setfield(L, -2, "version");
   lua_pushstring(L, c.blas); lua_setfield(L, -2, "blas");
   lua_pushstring(L, c.blas_core); lua_setfield(L, -2, "blas_core");
+  lua_pushstring(L, ann_blas_check()); lua_setfield(L, -2, "blas_check");
   lua_pushstring(L, c.simd); lua_setfield(L, -2, "simd");
   lua_pushinteger(L, c.threads); lua_setfield(L, -2, "threads");
   return 1;

@@ -168,11 +168,13 @@ function Loader:iter()
 end
 
 -- ann.data.csv(path [, {header = auto, label = "last" | column number |
--- column name | false, classes = false, delimiter = ","}]) -> a dataset,
+-- column name | false, classes = false, delimiter = ",", max_bytes =,
+-- max_elements =}]) -> a dataset,
 -- or x alone with label = false; nil, err on a bad file.  Parsed in C
 -- (core.csv_read).  With classes, ds.classes lists the label values in
 -- the order of the classes 1..n.
-local csv_options = util.set{"header", "label", "classes", "delimiter"}
+local csv_options = util.set{"header", "label", "classes", "delimiter",
+                             "max_bytes", "max_elements"}
 
 function data.csv(path, opts)
   util.options("csv", opts, csv_options)
@@ -184,16 +186,17 @@ function data.csv(path, opts)
   return ds
 end
 
--- ann.data.idx(images, labels): MNIST-style IDX files (raw or gzip);
--- images flattened to [N, rows*cols] and scaled to [0,1]; labels as
--- 1-based classes (digit d -> class d + 1).  nil, err on a bad file.
-function data.idx(images_path, labels_path)
-  local x, err = core.idx_read(images_path)
+-- ann.data.idx(images, labels [, {max_bytes =, max_elements =}]):
+-- MNIST-style IDX files (raw or gzip); images flattened to [N, rows*cols]
+-- and scaled to [0,1]; labels as 1-based classes (digit d -> class d + 1).
+-- nil, err on a bad file or one past a limit (each file's own).
+function data.idx(images_path, labels_path, opts)
+  local x, err = core.idx_read(images_path, opts)
   if not x then return nil, err end
   x = x:view(#x, -1) / 255
   if not labels_path then return x end
   local y
-  y, err = core.idx_read(labels_path)
+  y, err = core.idx_read(labels_path, opts)
   if not y then return nil, err end
   if y:dim() ~= 1 or #y ~= #x then
     return nil, string.format("%s: %d labels for %d images in %s",

@@ -293,6 +293,66 @@ end
 
 local build
 
+-- Constructor arguments come from the file: before a constructor runs,
+-- what it may allocate is bounded by what the file holds for the module
+-- (a 108-byte file must not build Linear(3 -> 134217728)).  Built-in
+-- classes have their arguments compared with their saved tensors' shapes;
+-- every class's constructor runs under an element quota of the state's
+-- context (core._quota): twice the elements of the tensors the file holds
+-- for the module and its children, plus SLACK, or with max_elements given,
+-- what is left of max_elements over the whole load.
+local SLACK = 65536
+
+local function dims(t) return t:shape() end
+
+-- the saved tensors of descriptor d by name
+local function saved(d)
+  local s = {}
+  for _, kt in ipairs(d.tensors) do s[kt[1]] = kt[2] end
+  return s
+end
+
+-- checks of built-in classes' arguments against their saved tensors:
+-- nil, or what does not match
+local args_check = {
+  Linear = function(args, s)
+    local i, o = args[1], args[2]
+    if math.type(i) ~= "integer" or math.type(o) ~= "integer" then return end
+    if not s.weight then
+      return string.format("Linear(%d, %d) has no saved weight", i, o)
+    end
+    local w = dims(s.weight)
+    if #w ~= 2 or w[1] ~= o or w[2] ~= i then
+      return string.format("Linear(%d, %d) needs a weight [%d,%d], the file "
+                           .. "holds [%s]", i, o, o, i, table.concat(w, ","))
+    end
+  end,
+  Perceptron = function(args, s)
+    local n = args[1]
+    if math.type(n) ~= "integer" then return end
+    local w = s.weight and dims(s.weight)
+    if not w or #w ~= 1 or w[1] ~= n then
+      return string.format("Perceptron(%d) needs a weight [%d], the file "
+                           .. "holds %s", n, n, w and "[" ..
+                           table.concat(w, ",") .. "]" or "none")
+    end
+  end,
+}
+
+-- elements of the tensors the file holds for descriptor d and its children
+local function held(D, d)
+  local n = D.held[d]
+  if n then return n end
+  n = 0
+  D.held[d] = 0                        -- a cycle counts once
+  for _, kt in ipairs(d.tensors) do n = n + kt[2]:numel() end
+  for _, kc in ipairs(d.children) do
+    if getmetatable(kc[2]) == DESC then n = n + held(D, kc[2]) end
+  end
+  D.held[d] = n
+  return n
+end
+
 -- v with every descriptor inside replaced by its module; tables in place
 local function resolve(D, v)
   if type(v) ~= "table" then return v end
@@ -344,11 +404,30 @@ function build(D, d)
   if math.type(nargs) ~= "integer" or nargs < 0 or nargs > 250 then
     bad(D, "%s has %s arguments", name, tostring(nargs))
   end
-  local ok
+  local ok, why
+  if args_check[name] then
+    why = args_check[name](args, saved(d))
+    if why then
+      error({msg = string.format("%s: cannot rebuild %s from its saved "
+        .. "arguments: %s", D.path, name, why)})
+    end
+  end
+  local quota = D.left or 2 * held(D, d) + SLACK
+  core._quota(quota)
   ok, m = pcall(cls, table.unpack(args, 1, nargs))
+  local left = core._quota(nil)
+  if D.left then D.left = left end
   if not ok then
+    local msg = tostring(m)
+    if msg:find("left of the loader's limit", 1, true) then
+      msg = msg .. (D.left and string.format(" (max_elements = %d)",
+                                             D.max_elements)
+        or string.format(" (the elements of %s's saved tensors twice, "
+                         .. "plus %d: %d; a max_elements option sets it)",
+                         name, SLACK, quota))
+    end
     error({msg = string.format("%s: cannot rebuild %s from its saved "
-      .. "arguments: %s", D.path, name, require("annlua.util").strip(m))})
+      .. "arguments: %s", D.path, name, require("annlua.util").strip(msg))})
   end
   for _, kt in ipairs(d.tensors) do
     local k, t = kt[1], kt[2]
@@ -381,25 +460,34 @@ function build(D, d)
   return m
 end
 
--- ann.load(path [, {max_bytes = 2^40}]) -> obj, or nil, err (also for a
--- valid file that holds nil: "path: the file holds nil")
+local MAX_BYTES = 2^32               -- ann.load's default file size limit
+
+-- ann.load(path [, {max_bytes = 2^32, max_elements = n}]) -> obj, or nil,
+-- err (also for a valid file that holds nil: "path: the file holds nil")
 function M.load(path, opts)
   if type(path) ~= "string" then
     util.error("load: bad argument #1 (file name expected, got "
           .. type(path) .. ")")
   end
-  opts = util.options("load", opts, {max_bytes = true})
-  local mb = opts.max_bytes
-  if mb ~= nil and not (type(mb) == "number" and mb >= 1) then
-    util.fail("load: max_bytes must be a number of bytes >= 1, got %s", tostring(mb))
+  opts = util.options("load", opts, {max_bytes = true, max_elements = true})
+  for _, k in ipairs({"max_bytes", "max_elements"}) do
+    local v = opts[k]
+    if v ~= nil and not (math.type(v) == "integer" and v >= 1
+                         or math.type(v) == "float" and v >= 1 and v < 2^63
+                            and v == math.floor(v)) then
+      util.fail("load: %s must be a whole number >= 1, got %s", k, tostring(v))
+    end
   end
-  local value, err = core._load_records(path, opts.max_bytes,
+  local value, err = core._load_records(path,
+                                        math.tointeger(opts.max_bytes) or MAX_BYTES,
                                         Module.class_names(), DESC)
   if err then return nil, err end
-  local D = {path = path, built = {}, seen = {}}
+  local D = {path = path, built = {}, seen = {}, held = {},
+             left = opts.max_elements, max_elements = opts.max_elements}
   local grad = core._set_grad_enabled(false)     -- copies into parameters
   local rng = core.get_rng_state()   -- constructors draw initial weights:
   local ok, obj = pcall(resolve, D, value)
+  core._quota(nil)
   core.set_rng_state(rng)            -- loading leaves the stream as it was
   core._set_grad_enabled(grad)
   if not ok then

@@ -537,7 +537,7 @@ static void test_files_io(void) {
   CHECK(u && ann_numel(u) == 6 && ann_data(u)[5] == 6.0f);
   ann_release(u);
   ann_reader_close(&r);
-  CHECK_ERR(ann_reader_open(&r, "mod/m.ann", 50) == 0, "more than the limit of 50");
+  CHECK_ERR(ann_reader_open(&r, "mod/m.ann", 50) == 0, "more than 50 bytes (the max_bytes limit)");
   mfind("mod/m.ann", 0)->data[30] ^= 1;
   CHECK_ERR(ann_reader_open(&r, "mod/m.ann", 1 << 20) == 0, "CRC-32 mismatch");
   /* a PNG written and read back */

@@ -155,7 +155,7 @@ static void test_bad_files(void) {
   memcpy(g, f, 36); le(g + 12, 1000, 8);
   check_bad(g, 36, "truncated: 36 bytes, expected 1032");
   put_file(path, f, 36);
-  CHECK_ERR(ann_reader_open(&r, path, 35) >= 0, "more than the limit of 35");
+  CHECK_ERR(ann_reader_open(&r, path, 35) >= 0, "more than 35 (the max_bytes limit)");
   CHECK_ERR(ann_reader_open(&r, dir, 1 << 20) >= 0, "is a directory");
   CHECK_ERR(ann_reader_open(&r, "/nonexistent/x.ann", 1 << 20) >= 0,
             "No such file");
@@ -231,7 +231,12 @@ static void test_atomic(void) {
   w = ann_writer_open(path);
   CHECK(w != NULL);
   ann_writer_bytes(w, "new", 3);
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+  {   /* .<name>.ann-tmp-<pid> beside it (docs/file-format.md) */
+    const char *slash = strrchr(path, '/');
+    int dl = slash ? (int)(slash - path) + 1 : 0;
+    snprintf(tmp, sizeof tmp, "%.*s.%s.ann-tmp-%ld", dl, path, path + dl,
+             (long)getpid());
+  }
   CHECK(stat(tmp, &st) == 0);
   ann_writer_abort(w);
   CHECK(stat(tmp, &st) != 0);
