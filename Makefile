@@ -317,6 +317,87 @@ uninstall:
 clean:
 	rm -rf $(B)
 
+# ---- sanitizers.  `make asan`: everything built with ASan + UBSan into
+# $(ASAN_B), then the C tests and the busted specs with leak checking on
+# and nothing suppressed.  The specs run under tools/sanlua.c, a lua5.4
+# carrying the sanitizer runtime, first in PATH as lua5.4 (child lua5.4s
+# of the specs too), so the runtime is never preloaded into the compilers
+# and shells the specs start.  Each process writes its reports to
+# $(ASAN_B)/san/log.* (children whose status no spec checks included):
+# any such file fails the target and is printed.
+ASAN_B      ?= build-asan
+ASAN_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -fno-omit-frame-pointer
+ASAN_ENV     = ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=2:strict_init_order=1:log_path=$(abspath $(ASAN_B))/san/log \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath $(ASAN_B))/san/log \
+  LSAN_OPTIONS=log_path=$(abspath $(ASAN_B))/san/log
+
+$(B)/san/lua5.4: tools/sanlua.c | $(DEPS_FIRST)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -std=c11 -I$(LUA_INCDIR) $(LDFLAGS) \
+	  -Wl,-E -o $@ $< -Wl,--whole-archive $(LUA_STATIC) \
+	  -Wl,--no-whole-archive -lm -ldl
+
+# the sanitizer logs of a run: none, or they are printed and fail it
+SAN_CHECK = if ls $(1)/san/log.* >/dev/null 2>&1; then cat $(1)/san/log.*; \
+  echo "$(2): sanitizer reports above ($(1)/san/log.*)"; exit 1; fi
+
+asan:
+	@$(MAKE) --no-print-directory B=$(ASAN_B) CFLAGS="$(ASAN_CFLAGS)" \
+	  LDFLAGS="-fsanitize=address,undefined" all stage \
+	  $(CTEST_SRC:spec/c/%.c=$(ASAN_B)/test/%) $(ASAN_B)/san/lua5.4
+	@rm -f $(ASAN_B)/san/log.*
+	@PATH="$(abspath $(ASAN_B))/san:$$PATH" $(ASAN_ENV) \
+	  B=$(ASAN_B) LUA=lua5.4 sh spec/run; rc=$$?; \
+	  $(call SAN_CHECK,$(ASAN_B),make asan); exit $$rc
+
+.PHONY: asan
+
+# ---- fuzzing (fuzz/): libFuzzer targets built with Debian's clang and
+# ASan + UBSan into $(FUZZ_B) (needs clang and libclang-rt-14-dev: `make
+# fuzz-deps`).  `make fuzz FUZZ_SECONDS=N` runs each target N seconds in
+# turn (nice 10), on a working corpus in $(FUZZ_B)/corpus/<target> seeded
+# from fuzz/corpus/<target>; a crash leaves its input in
+# $(FUZZ_B)/crash/ and fails the target.  One target: FUZZ_TARGETS=csv.
+FUZZ_B       ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= csv idx npy model load api
+FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+  -fno-sanitize-recover=all -fsanitize=fuzzer-no-link -Wno-unknown-attributes
+FUZZ_BIN      = $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz/fuzz_%)
+
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(B)/lib/libannlua-lua.a \
+                  $(B)/lib/libannlua.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ANN_CFLAGS) -fsanitize=fuzzer \
+	  -DFZ_API_LUA='"$(abspath fuzz/fuzz_api.lua)"' -o $@ $< \
+	  $(B)/lib/libannlua-lua.a $(B)/lib/libannlua.a $(LUA_STATIC) $(LIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(FUZZ_CC) \
+	  CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_B)/crash
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_B)/corpus/$$t; \
+	  echo "== fuzz_$$t, $(FUZZ_SECONDS) s"; \
+	  nice -n 10 $(FUZZ_B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=20 -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_B)/crash/$$t- \
+	    $(FUZZ_B)/corpus/$$t fuzz/corpus/$$t 2>$(FUZZ_B)/fuzz_$$t.log; \
+	  rc=$$?; grep -E '^stat::number_of_executed_units|^Done|ERROR|SUMMARY' \
+	    $(FUZZ_B)/fuzz_$$t.log; \
+	  if [ $$rc -ne 0 ]; then echo "fuzz_$$t: failed ($$rc), see" \
+	    "$(FUZZ_B)/fuzz_$$t.log"; exit 1; fi; \
+	done
+
+fuzz-deps:
+	apt-get install -y clang libclang-rt-14-dev
+
+.PHONY: fuzz fuzz-build fuzz-deps
+
 -include $(wildcard $(B)/obj/*.d)
 
 FORCE:
