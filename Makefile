@@ -232,6 +232,13 @@ $(B)/test/test_host: spec/c/test_host.c spec/c/test.h \
 	$(CC) $(ANN_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 	  $(LUA_STATIC) $(LIBS)
 
+# allocation-failure injection (spec/c/test_failalloc.c): Lua states too
+$(B)/test/test_failalloc: spec/c/test_failalloc.c spec/c/test.h \
+                          $(B)/obj/annlua_embed.o $(BIND_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ANN_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+	  $(LUA_STATIC) $(LIBS)
+
 # installs for spec/install_spec.lua, which builds programs against them:
 # B/stage by PREFIX, B/stage-dest by DESTDIR (PREFIX=/opt/annlua)
 stage: all
