@@ -360,6 +360,41 @@ asan:
 
 .PHONY: asan
 
+# `make tsan`: ThreadSanitizer over what runs threads: the pool
+# (test_pool), the fused trainer's threaded epoch (test_mlp), models run
+# by 8 threads (test_model), contexts (test_ctx), init (test_init), and
+# the specs of the fused path and the states' contexts (under sanlua).
+# BLAS=none, since OpenBLAS's own threads are not instrumented (false
+# reports); -DANN_NO_CLONES, since TSan does not run the ifunc resolvers
+# of function clones.  A test TSan cannot run says so and skips (the fork
+# of test_pool: TSan cannot start threads in the child).
+TSAN_B      ?= build-tsan
+TSAN_CFLAGS  = -O1 -g -fsanitize=thread -DANN_NO_CLONES
+TSAN_TESTS   = test_pool test_mlp test_model test_ctx test_init
+TSAN_SPECS   = spec/fused_spec.lua spec/fit_spec.lua spec/embed_spec.lua
+TSAN_ENV     = TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:log_path=$(abspath $(TSAN_B))/san/log
+
+tsan:
+	@$(MAKE) --no-print-directory B=$(TSAN_B) BLAS=none \
+	  CFLAGS="$(TSAN_CFLAGS)" LDFLAGS="-fsanitize=thread" \
+	  $(TSAN_TESTS:%=$(TSAN_B)/test/%) $(TSAN_B)/lua/annlua/core.so \
+	  $(TSAN_B)/bin/annlua $(TSAN_B)/san/lua5.4
+	@rm -f $(TSAN_B)/san/log.*
+	@fail=0; for t in $(TSAN_TESTS); do echo "== $(TSAN_B)/test/$$t"; \
+	  $(TSAN_ENV) $(TSAN_B)/test/$$t || fail=1; done; \
+	echo "== busted $(TSAN_SPECS)"; \
+	PATH="$(abspath $(TSAN_B))/san:$$PATH" $(TSAN_ENV) \
+	  ANNLUA_BIN=$(TSAN_B)/bin/annlua lua5.4 $$(command -v busted) \
+	  --ignore-lua -o TAP --cpath="$(TSAN_B)/lua/?.so" $(TSAN_SPECS) \
+	  >$(TSAN_B)/san/busted.tap 2>&1 || fail=1; \
+	grep -Ev '^ok ' $(TSAN_B)/san/busted.tap; \
+	grep -q '^1\.\.[0-9]' $(TSAN_B)/san/busted.tap || fail=1; \
+	$(call SAN_CHECK,$(TSAN_B),make tsan); \
+	if [ $$fail -ne 0 ]; then echo "make tsan: a test failed"; exit 1; fi; \
+	echo "make tsan: no reports"
+
+.PHONY: tsan
+
 # ---- fuzzing (fuzz/): libFuzzer targets built with Debian's clang and
 # ASan + UBSan into $(FUZZ_B) (needs clang and libclang-rt-14-dev: `make
 # fuzz-deps`).  `make fuzz FUZZ_SECONDS=N` runs each target N seconds in
