@@ -12,6 +12,11 @@
 #   install  PREFIX=/usr/local (DESTDIR too): headers, both libraries
 #            static and shared, pkg-config files, interpreter, Lua module
 #   install-lua  what the rock installs      uninstall, clean
+#   asan     everything with ASan + UBSan in build-asan/, the C tests and
+#            the specs with leak checking; any sanitizer report fails it
+#   tsan     ThreadSanitizer (BLAS=none) over the threaded tests and specs
+#   fuzz     the libFuzzer targets of fuzz/, each FUZZ_SECONDS (clang:
+#            make fuzz-deps)
 # Variables: BLAS=none builds without a BLAS: no dlopen, no -ldl, the
 # built-in kernels for every product (a fully static host links);
 # B=dir builds elsewhere; PREFIX, DESTDIR, CC, CFLAGS, LDFLAGS.
