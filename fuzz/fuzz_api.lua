@@ -76,7 +76,9 @@ local function value()
     for i = 1, n do t[i] = arg(1) end
     if byte() % 3 == 0 then t.reduction = strings[byte() % 3 + 1] end
     return t
-  else return ann.zeros(table.unpack(shape()))
+  else
+    local ok, t = pcall(ann.zeros, table.unpack(shape()))
+    return ok and t or nil
   end
 end
 function arg(depth)
