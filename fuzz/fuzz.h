@@ -136,7 +136,7 @@ FZ_FN uint8_t *fz_model_file(const uint8_t *data, size_t size,
   for (i = 0; i < 8; i++) f[12 + i] = (uint8_t)(len >> (8 * i));
   memcpy(f + 20, data + 1, len);
   for (i = 0; i < 8; i++) f[20 + len + i] = (uint8_t)(len >> (8 * i));
-  crc = ann_crc32(0, f, 28 + len);
+  crc = ann_crc32(0, f, 20 + len);        /* header and body */
   for (i = 0; i < 4; i++) f[28 + len + i] = (uint8_t)(crc >> (8 * i));
   *out_len = n;
   return f;
