@@ -49,7 +49,7 @@ static void arm(long n) { atomic_store(&calls, 0); atomic_store(&refused, 0);
 static void disarm(void) { atomic_store(&fail_at, 0); }
 
 static char dir[64];
-static char path[256];
+static char path[512];          /* dir, a slash, a d_name */
 static const char *file(const char *name) {
   snprintf(path, sizeof path, "%s/%s", dir, name);
   return path;
