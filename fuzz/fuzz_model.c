@@ -3,10 +3,13 @@
 ** model loader (ann_model_load_mem) and a run of what it loaded */
 #include "fuzz.h"
 
-/* touches every node, as a consumer of the tree would */
+/* touches every node, as a consumer of the tree would; refs make it a
+** DAG whose paths can be exponentially many, so the visits are capped */
+static long visits;
 static void walk(const ann_Rec *r, int depth) {
   uint32_t i;
   if (!r || depth > 1000) abort();       /* the decoder bounds nesting */
+  if (++visits > 100000) return;
   switch (r->type) {
   case ANN_REC_STRING:
     if (r->u.str.s[r->u.str.len] != '\0') abort();
@@ -43,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ann_reader_open_mem(&r, f, n, "fuzz.ann") == 0) {
     ann_RecDoc *d = ann_rec_decode(&r, NULL);
     if (d) {
+      visits = 0;
       walk(ann_rec_root(d), 0);
       ann_rec_free(d);
     } else if (!ann_error()[0]) {
