@@ -12,6 +12,11 @@
 #   install  PREFIX=/usr/local (DESTDIR too): headers, both libraries
 #            static and shared, pkg-config files, interpreter, Lua module
 #   install-lua  what the rock installs      uninstall, clean
+#   asan     everything with ASan + UBSan in build-asan/, the C tests and
+#            the specs with leak checking; any sanitizer report fails it
+#   tsan     ThreadSanitizer (BLAS=none) over the threaded tests and specs
+#   fuzz     the libFuzzer targets of fuzz/, each FUZZ_SECONDS (clang:
+#            make fuzz-deps)
 # Variables: BLAS=none builds without a BLAS: no dlopen, no -ldl, the
 # built-in kernels for every product (a fully static host links);
 # B=dir builds elsewhere; PREFIX, DESTDIR, CC, CFLAGS, LDFLAGS.
@@ -232,6 +237,13 @@ $(B)/test/test_host: spec/c/test_host.c spec/c/test.h \
 	$(CC) $(ANN_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 	  $(LUA_STATIC) $(LIBS)
 
+# allocation-failure injection (spec/c/test_failalloc.c): Lua states too
+$(B)/test/test_failalloc: spec/c/test_failalloc.c spec/c/test.h \
+                          $(B)/obj/annlua_embed.o $(BIND_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ANN_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+	  $(LUA_STATIC) $(LIBS)
+
 # installs for spec/install_spec.lua, which builds programs against them:
 # B/stage by PREFIX, B/stage-dest by DESTDIR (PREFIX=/opt/annlua)
 stage: all
@@ -323,6 +335,132 @@ clean:
 mutants:
 	nice -n 10 $(LUA) tools/mutants.lua --list tools/mutants.txt \
 	  $(if $(ONLY),--only $(ONLY))
+
+.PHONY: mutants
+
+# ---- sanitizers.  `make asan`: everything built with ASan + UBSan into
+# $(ASAN_B), then the C tests and the busted specs with leak checking on
+# and nothing suppressed.  The specs run under tools/sanlua.c, a lua5.4
+# carrying the sanitizer runtime, first in PATH as lua5.4 (child lua5.4s
+# of the specs too), so the runtime is never preloaded into the compilers
+# and shells the specs start.  Each process writes its reports to
+# $(ASAN_B)/san/log.* (children whose status no spec checks included):
+# any such file fails the target and is printed.
+ASAN_B      ?= build-asan
+# UBSan stops the process at its first report (GCC's UBSan has no
+# log_path: a report in a child whose stderr a spec keeps would otherwise
+# go unseen; stopped, the child fails its spec).  The run's output is
+# searched for reports too.
+ASAN_CFLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -fno-omit-frame-pointer
+ASAN_ENV     = ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=2:strict_init_order=1:log_path=$(abspath $(ASAN_B))/san/log \
+  UBSAN_OPTIONS=print_stacktrace=1 \
+  LSAN_OPTIONS=log_path=$(abspath $(ASAN_B))/san/log
+
+$(B)/san/lua5.4: tools/sanlua.c | $(DEPS_FIRST)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -std=c11 -I$(LUA_INCDIR) $(LDFLAGS) \
+	  -Wl,-E -o $@ $< -Wl,--whole-archive $(LUA_STATIC) \
+	  -Wl,--no-whole-archive -lm -ldl
+
+# the sanitizer logs of a run: none, or they are printed and fail it
+SAN_CHECK = if ls $(1)/san/log.* >/dev/null 2>&1; then cat $(1)/san/log.*; \
+  echo "$(2): sanitizer reports above ($(1)/san/log.*)"; exit 1; fi
+
+asan:
+	@$(MAKE) --no-print-directory B=$(ASAN_B) CFLAGS="$(ASAN_CFLAGS)" \
+	  LDFLAGS="-fsanitize=address,undefined" all stage \
+	  $(CTEST_SRC:spec/c/%.c=$(ASAN_B)/test/%) $(ASAN_B)/san/lua5.4
+	@rm -f $(ASAN_B)/san/log.* $(ASAN_B)/san/run.*
+	@{ PATH="$(abspath $(ASAN_B))/san:$$PATH" $(ASAN_ENV) \
+	  B=$(ASAN_B) LUA=lua5.4 sh spec/run; echo $$? >$(ASAN_B)/san/run.rc; } \
+	  2>&1 | tee $(ASAN_B)/san/run.out; rc=$$(cat $(ASAN_B)/san/run.rc); \
+	  $(call SAN_CHECK,$(ASAN_B),make asan); \
+	  if grep -qE 'runtime error:|Sanitizer' $(ASAN_B)/san/run.out; then \
+	  echo "make asan: sanitizer reports in the output above"; exit 1; fi; \
+	  exit $$rc
+
+.PHONY: asan
+
+# `make tsan`: ThreadSanitizer over what runs threads: the pool
+# (test_pool), the fused trainer's threaded epoch (test_mlp), models run
+# by 8 threads (test_model), contexts (test_ctx), init (test_init), and
+# the specs of the fused path and the states' contexts (under sanlua).
+# BLAS=none, since OpenBLAS's own threads are not instrumented (false
+# reports); -DANN_NO_CLONES, since TSan does not run the ifunc resolvers
+# of function clones.  A test TSan cannot run says so and skips (the fork
+# of test_pool: TSan cannot start threads in the child).
+TSAN_B      ?= build-tsan
+TSAN_CFLAGS  = -O1 -g -fsanitize=thread -DANN_NO_CLONES
+TSAN_TESTS   = test_pool test_mlp test_model test_ctx test_init
+TSAN_SPECS   = spec/fused_spec.lua spec/fit_spec.lua spec/embed_spec.lua
+TSAN_ENV     = TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:log_path=$(abspath $(TSAN_B))/san/log
+
+tsan:
+	@$(MAKE) --no-print-directory B=$(TSAN_B) BLAS=none \
+	  CFLAGS="$(TSAN_CFLAGS)" LDFLAGS="-fsanitize=thread" \
+	  $(TSAN_TESTS:%=$(TSAN_B)/test/%) $(TSAN_B)/lua/annlua/core.so \
+	  $(TSAN_B)/bin/annlua $(TSAN_B)/san/lua5.4
+	@rm -f $(TSAN_B)/san/log.*
+	@fail=0; for t in $(TSAN_TESTS); do echo "== $(TSAN_B)/test/$$t"; \
+	  $(TSAN_ENV) $(TSAN_B)/test/$$t || fail=1; done; \
+	echo "== busted $(TSAN_SPECS)"; \
+	PATH="$(abspath $(TSAN_B))/san:$$PATH" $(TSAN_ENV) \
+	  ANNLUA_BIN=$(TSAN_B)/bin/annlua lua5.4 $$(command -v busted) \
+	  --ignore-lua -o TAP --cpath="$(TSAN_B)/lua/?.so" $(TSAN_SPECS) \
+	  >$(TSAN_B)/san/busted.tap 2>&1 || fail=1; \
+	grep -Ev '^ok ' $(TSAN_B)/san/busted.tap; \
+	grep -q '^1\.\.[0-9]' $(TSAN_B)/san/busted.tap || fail=1; \
+	$(call SAN_CHECK,$(TSAN_B),make tsan); \
+	if [ $$fail -ne 0 ]; then echo "make tsan: a test failed"; exit 1; fi; \
+	echo "make tsan: no reports"
+
+.PHONY: tsan
+
+# ---- fuzzing (fuzz/): libFuzzer targets built with Debian's clang and
+# ASan + UBSan into $(FUZZ_B) (needs clang and libclang-rt-14-dev: `make
+# fuzz-deps`).  `make fuzz FUZZ_SECONDS=N` runs each target N seconds in
+# turn (nice 10), on a working corpus in $(FUZZ_B)/corpus/<target> seeded
+# from fuzz/corpus/<target>; a crash leaves its input in
+# $(FUZZ_B)/crash/ and fails the target.  One target: FUZZ_TARGETS=csv.
+FUZZ_B       ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= csv idx npy model load api
+FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+  -fno-sanitize-recover=all -fsanitize=fuzzer-no-link -Wno-unknown-attributes
+FUZZ_BIN      = $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz/fuzz_%)
+
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(B)/lib/libannlua-lua.a \
+                  $(B)/lib/libannlua.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ANN_CFLAGS) -fsanitize=fuzzer \
+	  -DFZ_API_LUA='"$(abspath fuzz/fuzz_api.lua)"' -o $@ $< \
+	  $(B)/lib/libannlua-lua.a $(B)/lib/libannlua.a $(LUA_STATIC) $(LIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(FUZZ_CC) \
+	  CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_B)/crash
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_B)/corpus/$$t; \
+	  echo "== fuzz_$$t, $(FUZZ_SECONDS) s"; \
+	  nice -n 10 $(FUZZ_B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=20 -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_B)/crash/$$t- \
+	    $(FUZZ_B)/corpus/$$t fuzz/corpus/$$t 2>$(FUZZ_B)/fuzz_$$t.log; \
+	  rc=$$?; grep -E '^stat::number_of_executed_units|^Done|ERROR|SUMMARY' \
+	    $(FUZZ_B)/fuzz_$$t.log; \
+	  if [ $$rc -ne 0 ]; then echo "fuzz_$$t: failed ($$rc), see" \
+	    "$(FUZZ_B)/fuzz_$$t.log"; exit 1; fi; \
+	done
+
+fuzz-deps:
+	apt-get install -y clang libclang-rt-14-dev
+
+.PHONY: fuzz fuzz-build fuzz-deps
 
 -include $(wildcard $(B)/obj/*.d)
 

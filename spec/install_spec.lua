@@ -29,6 +29,16 @@ local function exports(path)
   return words(ok("nm -D --defined-only " .. q(path) .. " | awk '{print $3}'"))
 end
 
+-- " -fsanitize=..." when the staged build is a sanitizer one (make asan):
+-- a program linking it needs the sanitizer runtime first, shared or not
+local function sanitizers()
+  local syms = ok("nm " .. q(stage .. "/lib/libannlua.a") .. " 2>/dev/null")
+  local san = {}
+  if syms:find("__asan_", 1, true) then san[#san + 1] = "address" end
+  if syms:find("__ubsan_", 1, true) then san[#san + 1] = "undefined" end
+  return #san > 0 and " -fsanitize=" .. table.concat(san, ",") or ""
+end
+
 describe("installed annlua", function()
   teardown(function() h.rmdir(tmp) end)
 
@@ -77,7 +87,7 @@ describe("installed annlua", function()
   it("a C++ program builds with pkg-config --cflags --libs annlua and runs", function()
     local exe = tmp .. "/hello"
     ok("g++ -std=c++11 -Wall -Wextra -Werror -o " .. q(exe) .. " spec/pkg/hello.cpp $("
-       .. PC .. "--cflags --libs annlua)")
+       .. PC .. "--cflags --libs annlua)" .. sanitizers())
     assert.matches("NEEDED%s+libannlua%.so%.0\n", ok("objdump -p " .. q(exe)))
     local out = ok("LD_LIBRARY_PATH=" .. q(stage .. "/lib") .. " " .. q(exe))
     assert.matches("^19 22 43 50 ", out)
@@ -89,11 +99,8 @@ describe("installed annlua", function()
     -- the archive for annlua, the system's libraries as they come; an
     -- archive built with sanitizers (the ASan run) needs their runtimes
     local flags = libs:gsub("%-lannlua", "-Wl,-Bstatic -lannlua -Wl,-Bdynamic")
-    local syms = ok("nm " .. q(stage .. "/lib/libannlua.a") .. " 2>/dev/null")
-    local san = {}
-    if syms:find("__asan_", 1, true) then san[#san + 1] = "address" end
-    if syms:find("__ubsan_", 1, true) then san[#san + 1] = "undefined" end
-    if #san > 0 then flags = flags .. " -fsanitize=" .. table.concat(san, ",") end
+    local san = sanitizers()
+    flags = flags .. san
     ok("g++ -std=c++11 -o " .. q(exe) .. " spec/pkg/hello.cpp $(" .. PC
        .. "--cflags annlua) " .. flags)
     assert.is_nil(ok("objdump -p " .. q(exe)):find("libannlua", 1, true))
@@ -101,7 +108,7 @@ describe("installed annlua", function()
     -- a fully static program: it runs on the built-in kernels, as it has
     -- no dynamic loader to load a BLAS with (and with BLAS=none, no dlopen
     -- is linked at all)
-    if #san == 0 then
+    if san == "" then
       ok("g++ -static -std=c++11 -o " .. q(exe) .. " spec/pkg/hello.cpp $("
          .. PC .. "--cflags annlua) " .. libs)
       assert.is_nil(ok("objdump -p " .. q(exe)):find("NEEDED", 1, true))
@@ -115,7 +122,7 @@ describe("installed annlua", function()
   it("a Lua host links the bindings with pkg-config annlua-lua", function()
     local exe = tmp .. "/host"
     ok("cc -std=c99 -Wall -o " .. q(exe) .. " spec/pkg/host.c $(" .. PC
-       .. "--cflags --libs annlua-lua)")
+       .. "--cflags --libs annlua-lua)" .. sanitizers())
     assert.are.equal("54\n", ok("LD_LIBRARY_PATH=" .. q(stage .. "/lib") .. " " .. q(exe)))
   end)
 end)

@@ -297,8 +297,10 @@ static int gunzip(const char *path, const unsigned char *in, size_t n,
   memset(&z, 0, sizeof z);
   z.zalloc = z_alloc;
   z.zfree = z_free;
-  if (inflateInit2(&z, 15 + 16) != Z_OK)
+  if ((r = inflateInit2(&z, 15 + 16)) != Z_OK) {
+    if (r == Z_MEM_ERROR) return ann_nomem(path);   /* z_alloc said why */
     return ann_seterror("%s: %s", path, z.msg ? z.msg : "zlib cannot start");
+  }
   z.next_in = (unsigned char *)in;
   for (;;) {
     size_t left = n - (size_t)(z.next_in - in);

@@ -75,7 +75,13 @@ int main(void) {
   run(1);
   run(n);
   run(n);                                 /* the workers are reused */
+#if defined(__SANITIZE_THREAD__)
+  printf("after_fork: skipped under ThreadSanitizer, which cannot start "
+         "threads in the child of a multi-threaded process\n");
+  (void)after_fork;
+#else
   after_fork(n);
+#endif
   run(n);                                 /* the parent's still work */
   CHECK(ann_pool_run(noop, NULL, n + 1) == -1);   /* more than the pool */
   ann_set_num_threads(1);
