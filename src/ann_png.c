@@ -312,60 +312,55 @@ int ann_image_text(ann_Image *img, int x, int y, const char *s, uint32_t rgb,
 
 /* ---- PNG through libpng's simplified API (no setjmp needed) ----------- */
 
-/* written to a temporary file beside path (ann_file_temp) and renamed
-** over path, so that a reader never sees
-** half a picture and a failed write leaves the old file */
-int ann_png_write(const ann_Image *img, const char *path) {
+/* img as PNG into f, which is closed; 0, or -1 and an error naming path
+** (how a failed close is said is the caller's: the host's io or errno) */
+static int write_stream(const ann_Image *img, FILE *f, const char *path,
+                        const char *closed) {
   png_image pi;
+  int ok;
+  memset(&pi, 0, sizeof pi);
+  pi.version = PNG_IMAGE_VERSION;
+  pi.width = (png_uint_32)img->width;
+  pi.height = (png_uint_32)img->height;
+  pi.format = PNG_FORMAT_RGB;
+  ok = png_image_write_to_stdio(&pi, f, 0, img->rgb, 0, NULL);
+  if (!ok) ann_seterror("png: cannot write %s: %s", path, pi.message);
+  png_image_free(&pi);
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    ann_seterror("png: cannot write %s: %s", path,
+                 closed ? closed : strerror(errno));
+  }
+  return ok ? 0 : -1;
+}
+
+/* written to a temporary file beside path (ann_file_temp) and renamed
+** over path, so that a reader never sees half a picture and a failed
+** write leaves the old file; under the host's io, straight through it */
+int ann_png_write(const ann_Image *img, const char *path) {
   char *tmp;
+  int fd;
+  FILE *f;
   NEED(img, "png_write"); NEED(path, "png_write");
   if (ann_file_check(path) < 0) return -1;
-  if (ann_file_io()) {            /* straight through the host's io */
-    FILE *f = ann_file_wopen(path);
-    int ok;
-    if (f == NULL) return -1;
-    memset(&pi, 0, sizeof pi);
-    pi.version = PNG_IMAGE_VERSION;
-    pi.width = (png_uint_32)img->width;
-    pi.height = (png_uint_32)img->height;
-    pi.format = PNG_FORMAT_RGB;
-    ok = png_image_write_to_stdio(&pi, f, 0, img->rgb, 0, NULL);
-    if (!ok) ann_seterror("png: cannot write %s: %s", path, pi.message);
-    png_image_free(&pi);
-    if (fclose(f) != 0 && ok) {
-      ok = 0;
-      ann_seterror("png: cannot write %s: write error (reported by the "
-                   "host)", path);
-    }
-    return ok ? 0 : -1;
+  if (ann_file_io()) {
+    f = ann_file_wopen(path);
+    return f == NULL ? -1 : write_stream(img, f, path,
+                                         "write error (reported by the host)");
   }
-  {
-    int fd = ann_file_temp(path, &tmp), ok;
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
-    if (f == NULL) {
-      ann_seterror("png: cannot write %s: %s (creating its temporary file)",
-                   path, strerror(errno));
-      if (fd >= 0) { close(fd); remove(tmp); }
-      ann_free(tmp);
-      return -1;
-    }
-    memset(&pi, 0, sizeof pi);
-    pi.version = PNG_IMAGE_VERSION;
-    pi.width = (png_uint_32)img->width;
-    pi.height = (png_uint_32)img->height;
-    pi.format = PNG_FORMAT_RGB;
-    ok = png_image_write_to_stdio(&pi, f, 0, img->rgb, 0, NULL);
-    if (!ok) ann_seterror("png: cannot write %s: %s", path, pi.message);
-    png_image_free(&pi);
-    if (fclose(f) != 0 && ok) {
-      ok = 0;
-      ann_seterror("png: cannot write %s: %s", path, strerror(errno));
-    }
-    if (!ok) {
-      remove(tmp);
-      ann_free(tmp);
-      return -1;
-    }
+  fd = ann_file_temp(path, &tmp);
+  f = fd < 0 ? NULL : fdopen(fd, "wb");
+  if (f == NULL) {
+    ann_seterror("png: cannot write %s: %s (creating its temporary file)",
+                 path, strerror(errno));
+    if (fd >= 0) { close(fd); remove(tmp); }
+    ann_free(tmp);
+    return -1;
+  }
+  if (write_stream(img, f, path, NULL) < 0) {
+    remove(tmp);
+    ann_free(tmp);
+    return -1;
   }
   if (rename(tmp, path) != 0) {
     ann_seterror("png: cannot write %s: rename from %s failed", path, tmp);
