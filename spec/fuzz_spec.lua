@@ -9,18 +9,7 @@ local h = require("helpers")
 
 local tmp = h.tmpdir()
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-  return path
-end
+local read, write = h.readfile, h.writefile
 
 -- CRC-32 (zlib's), for the container fuzz.h puts around a bare body
 local crctab = {}

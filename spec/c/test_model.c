@@ -522,19 +522,14 @@ static void *job(void *arg) {
   return NULL;
 }
 
-/* 8 threads run one model at once, one sample at a time and a batch,
-** and agree with one thread to the bit (run under ThreadSanitizer too:
-** make B=build-tsan CFLAGS="-O1 -g -fsanitize=thread -DANN_NO_CLONES"
-** LDFLAGS=-fsanitize=thread build-tsan/test/test_model) */
-static void test_threads(void) {
-  int64_t widths[4] = {16, 32, 32, 8};
-  ann_Tensor *w[3], *b[3], *x = randn2(ROWS, 16);
-  int acts[3] = {ANN_ACT_TANH, ANN_ACT_SIGMOID, -1}, l, t;
-  float slope[3] = {0}, want[ROWS * 8], wantb[ROWS * 8];
-  pthread_t th[NT];
-  static Job jobs[NT];
+/* a 3-layer network of the given widths and activations, with random
+** weights and biases, through a saved body */
+static ann_Model *net3(const int64_t *widths, const int *acts) {
+  ann_Tensor *w[3], *b[3];
+  float slope[3] = {0};
   Buf body = {0};
   ann_Model *m;
+  int l;
   for (l = 0; l < 3; l++) {
     int64_t sb[1] = {widths[l + 1]};
     w[l] = randn2(widths[l + 1], widths[l]);
@@ -542,6 +537,23 @@ static void test_threads(void) {
   }
   sequential(&body, 3, w, b, acts, slope);
   m = load_body(&body);
+  free(body.p);
+  for (l = 0; l < 3; l++) { ann_release(w[l]); ann_release(b[l]); }
+  return m;
+}
+
+/* 8 threads run one model at once, one sample at a time and a batch,
+** and agree with one thread to the bit (run under ThreadSanitizer too:
+** make B=build-tsan CFLAGS="-O1 -g -fsanitize=thread -DANN_NO_CLONES"
+** LDFLAGS=-fsanitize=thread build-tsan/test/test_model) */
+static void test_threads(void) {
+  int64_t widths[4] = {16, 32, 32, 8};
+  ann_Tensor *x = randn2(ROWS, 16);
+  int acts[3] = {ANN_ACT_TANH, ANN_ACT_SIGMOID, -1}, l, t;
+  float want[ROWS * 8], wantb[ROWS * 8];
+  pthread_t th[NT];
+  static Job jobs[NT];
+  ann_Model *m = net3(widths, acts);
   CHECK(m != NULL);
   if (m == NULL) return;
   /* the threads first: the first products of the process are theirs */
@@ -557,8 +569,6 @@ static void test_threads(void) {
     CHECK(jobs[t].ok && same_bits(jobs[t].out, want, ROWS * 8)
           && same_bits(jobs[t].batch, wantb, ROWS * 8));
   ann_model_free(m);
-  free(body.p);
-  for (l = 0; l < 3; l++) { ann_release(w[l]); ann_release(b[l]); }
   ann_release(x);
 }
 
@@ -570,31 +580,14 @@ static void test_threads(void) {
 ** as large.  (Products a threaded OpenBLAS splits allocate inside it;
 ** those are not counted here.) */
 #if COUNTING
-/* a 3-layer tanh network of the given widths, with biases */
-static ann_Model *tanh_net(const int64_t *widths) {
-  ann_Tensor *w[3], *b[3];
-  int acts[3] = {ANN_ACT_TANH, ANN_ACT_TANH, -1}, l;
-  float slope[3] = {0};
-  Buf body = {0};
-  ann_Model *m;
-  for (l = 0; l < 3; l++) {
-    int64_t sb[1] = {widths[l + 1]};
-    w[l] = randn2(widths[l + 1], widths[l]);
-    b[l] = ann_randn(1, sb);
-  }
-  sequential(&body, 3, w, b, acts, slope);
-  m = load_body(&body);
-  free(body.p);
-  for (l = 0; l < 3; l++) { ann_release(w[l]); ann_release(b[l]); }
-  return m;
-}
 
 #endif
 
 static void test_no_alloc(void) {
 #if COUNTING
   static const int64_t game[4] = {32, 64, 64, 8}, small[4] = {8, 16, 16, 4};
-  ann_Model *m1 = tanh_net(game), *m2 = tanh_net(small);
+  static const int tanh3[3] = {ANN_ACT_TANH, ANN_ACT_TANH, -1};
+  ann_Model *m1 = net3(game, tanh3), *m2 = net3(small, tanh3);
   ann_Tensor *x = randn2(300, 32);
   float out[300 * 8];
   long before;
